@@ -1,0 +1,277 @@
+"""The ``rapport`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .errors import MetadataError, MetaProblem, RapportError
+
+console = Console(stderr=True)
+
+
+def _workspace(ctx: click.Context) -> Any:
+    from .workspace import Workspace
+
+    obj = ctx.find_root().obj or {}
+    return Workspace.open(obj.get("workspace"), obj.get("database"))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except MetadataError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except RapportError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@contextmanager
+def _progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    quiet = not sys.stderr.isatty() or os.environ.get("CI")
+    if quiet:
+        yield lambda n: None
+        return
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@click.group()
+@click.option("--workspace", "-w", envvar="RAPPORT_HOME", type=click.Path(file_okay=False),
+              help="Workspace directory (default: the current directory).")
+@click.option("--database", envvar="RAPPORT_DATABASE_URL", help="Database URL (overrides the "
+              "workspace's).")
+@click.version_option(package_name="rapport")
+@click.pass_context
+def main(ctx: click.Context, workspace: str | None, database: str | None) -> None:
+    """Rapport: a low-code CRM platform."""
+    ctx.obj = {"workspace": workspace, "database": database}
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--database", "database_url", help="Database URL (default: SQLite in DIR).")
+@click.option("--admin-email", help="Create an admin user with this email.")
+@click.option("--admin-password", help="The admin's password (asked for when omitted).")
+@click.pass_context
+def init(ctx: click.Context, directory: str | None, database_url: str | None,
+         admin_email: str | None, admin_password: str | None) -> None:
+    """Create a workspace: config, database schema, core objects, an admin."""
+    from .auth.users import create_user
+    from .workspace import Workspace
+
+    root_obj = ctx.find_root().obj or {}
+    with _errors():
+        target = directory or root_obj.get("workspace") or "."
+        ws = Workspace.init(target, database_url or root_obj.get("database"))
+        click.echo(f"workspace created in {ws.root} ({ws.engine.url.render_as_string()})")
+        if admin_email:
+            if admin_password is None:
+                admin_password = click.prompt("admin password", hide_input=True,
+                                              confirmation_prompt=True)
+            create_user(ws, admin_email, role="admin", password=admin_password,
+                        full_name="Administrator")
+            click.echo(f"admin user {admin_email} created")
+        ws.close()
+
+
+@main.command()
+@click.option("--plan", "plan_only", is_flag=True, help="Print what would change, change nothing.")
+@click.pass_context
+def migrate(ctx: click.Context, plan_only: bool) -> None:
+    """Bring the database schema in line with the stored metadata."""
+    with _errors():
+        ws = _workspace(ctx)
+        steps = ws.migrate(plan_only=plan_only)
+        for line in steps or ["the schema is up to date"]:
+            click.echo(line)
+
+
+@main.group()
+def meta() -> None:
+    """Validate, apply and export metadata (objects, workflows, approvals, reports...)."""
+
+
+def _read(paths: tuple[str, ...]) -> tuple[list[Any], list[MetaProblem]]:
+    from .meta.loader import read_paths
+
+    problems: list[MetaProblem] = []
+    docs = read_paths(paths, problems)
+    return docs, problems
+
+
+@meta.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+@click.pass_context
+def meta_validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Check definition files; print file:/json/pointer: message for every problem."""
+    docs, problems = _read(paths)
+    with _errors():
+        try:
+            ws = _workspace(ctx)
+            ws.validate(docs, problems)
+        except RapportError as exc:
+            if isinstance(exc, MetadataError):
+                raise
+            # outside a workspace: validate against the core objects
+            from .fieldtypes import FieldTypes
+            from .formulas import default_library
+            from .meta.loader import read_paths
+            from .meta.model import MetadataSet
+            from .meta.validate import validate_documents
+            from .resources import bundled
+
+            core_problems: list[MetaProblem] = []
+            names = {(d.kind, d.name) for d in docs}
+            core = [d for d in read_paths([bundled("metadata") / "core"], core_problems)
+                    if (d.kind, d.name) not in names]
+            base = validate_documents(core, MetadataSet(), default_library(), FieldTypes().names())
+            validate_documents(docs, base, default_library(), FieldTypes().names(), problems)
+    click.echo(f"{len(docs)} definition(s) valid")
+
+
+@meta.command("apply")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--plan", "plan_only", is_flag=True, help="Print the schema plan, change nothing.")
+@click.option("--allow-data-loss", is_flag=True, help="Apply a plan that destroys data.")
+@click.option("--comment", "-m", help="A note stored with the revision.")
+@click.pass_context
+def meta_apply(ctx: click.Context, paths: tuple[str, ...], plan_only: bool,
+               allow_data_loss: bool, comment: str | None) -> None:
+    """Validate definitions, show the schema plan and apply it (one transaction)."""
+    docs, problems = _read(paths)
+    with _errors():
+        if problems:
+            raise MetadataError(problems)
+        ws = _workspace(ctx)
+        if plan_only:
+            plan = ws.plan(docs)
+            for line in plan.lines():
+                click.echo(line)
+            return
+        plan = ws.apply(docs, allow_data_loss=allow_data_loss, author=os.environ.get("USER"),
+                        comment=comment)
+        for line in plan.lines():
+            click.echo(line)
+        click.echo(f"applied as revision {ws.meta.revision}")
+
+
+@meta.command("export")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.pass_context
+def meta_export(ctx: click.Context, directory: str) -> None:
+    """Write every definition as JSON files (the format meta apply reads)."""
+    with _errors():
+        written = _workspace(ctx).export(directory)
+        click.echo(f"{len(written)} definition(s) written to {directory}")
+
+
+@main.command("import")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--upsert-key", help="Update records whose FIELD matches; create the others.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows, report the others.")
+@click.pass_context
+def import_(ctx: click.Context, object_name: str, file: str, upsert_key: str | None,
+            skip_invalid: bool) -> None:
+    """Import records from a CSV file (header: field names or labels)."""
+    from .records.transfer import import_csv
+
+    with _errors():
+        ws = _workspace(ctx)
+        with open(file, "rb") as fh:
+            total = max(0, sum(1 for _ in fh) - 1)
+        with _progress(f"importing {object_name}", total) as advance:
+            report = import_csv(ws, object_name, file, upsert_key=upsert_key,
+                                skip_invalid=skip_invalid, progress=advance)
+        for line, message in report.errors[:200]:
+            click.echo(f"{file}:{line}: {message}", err=True)
+        if len(report.errors) > 200:
+            click.echo(f"... and {len(report.errors) - 200} more bad rows", err=True)
+        if report.errors and not skip_invalid:
+            click.echo(f"nothing imported: {len(report.errors)} bad row(s) "
+                       "(fix them, or use --skip-invalid)", err=True)
+            sys.exit(1)
+        click.echo(f"{report.created} created, {report.updated} updated"
+                   + (f", {len(report.errors)} skipped" if report.errors else ""))
+
+
+@main.command("export")
+@click.argument("object_name", metavar="OBJECT")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default: stdout; "
+              "xlsx needs a file).")
+@click.pass_context
+def export(ctx: click.Context, object_name: str, fmt: str, output: str | None) -> None:
+    """Export every record of OBJECT as CSV or XLSX."""
+    from .records.transfer import export_rows, write_csv, write_xlsx
+
+    with _errors():
+        ws = _workspace(ctx)
+        header, rows = export_rows(ws, object_name)
+        if fmt == "xlsx":
+            target = output or f"{object_name}.xlsx"
+            with open(target, "wb") as fh:
+                n = write_xlsx(header, rows, fh, object_name)
+            click.echo(f"{n} records written to {target}", err=True)
+        elif output:
+            with open(output, "w", newline="", encoding="utf-8") as fh:
+                n = write_csv(header, rows, fh)
+            click.echo(f"{n} records written to {output}", err=True)
+        else:
+            write_csv(header, rows, sys.stdout)
+
+
+@main.group()
+def user() -> None:
+    """Manage users and API tokens."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--role", default="member", type=click.Choice(["admin", "manager", "member"]))
+@click.option("--password", help="Password (asked for when omitted).")
+@click.option("--name", "full_name", help="Full name.")
+@click.pass_context
+def user_create(ctx: click.Context, email: str, role: str, password: str | None,
+                full_name: str | None) -> None:
+    """Create a user."""
+    from .auth.users import create_user
+
+    with _errors():
+        ws = _workspace(ctx)
+        if password is None:
+            password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        u = create_user(ws, email, role=role, password=password, full_name=full_name)
+        click.echo(f"user {u['email']} created (id {u['id']}, role {role})")
+
+
+@user.command("token")
+@click.argument("email")
+@click.option("--read-only", is_flag=True, help="A token that can only read.")
+@click.option("--label", help="What the token is for.")
+@click.pass_context
+def user_token(ctx: click.Context, email: str, read_only: bool, label: str | None) -> None:
+    """Print a new API token for a user (Authorization: Bearer <token>)."""
+    from .auth.users import create_token
+
+    with _errors():
+        ws = _workspace(ctx)
+        click.echo(create_token(ws, email, label, "read" if read_only else "read_write"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

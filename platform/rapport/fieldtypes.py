@@ -1,0 +1,343 @@
+"""Field types: how a value is stored, coerced from input, and checked.
+
+Built-in types are registered here; plugins add more through the
+``register_field_types`` hook (a list of :class:`FieldType`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Date, Integer, Text
+
+from .meta.model import FieldDef
+from .storage.types import JSONText, UTCDateTime, decimal_type
+
+BIGINT = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Length limits when a field sets no max_length.
+DEFAULT_MAX_LENGTH = {"text": 255, "email": 254, "phone": 40, "url": 2048, "picklist": 255,
+                      "autonumber": 255, "textarea": 131_072, "rich_text": 1_000_000}
+MAX_DIGITS = 18
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^[0-9+()./\-\s]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+URL = re.compile(r"^(https?://|mailto:)[^\s<>\"]+$", re.IGNORECASE)
+TRUE_WORDS = {"true", "1", "yes", "y", "on", "t", "是"}
+FALSE_WORDS = {"false", "0", "no", "n", "off", "f", "否"}
+
+
+class CoercionError(ValueError):
+    """A value that does not fit its field; the message is shown to the user."""
+
+
+def _text(field: FieldDef, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise CoercionError("must be text")
+    text = value if isinstance(value, str) else str(value)
+    if text.strip() == "":
+        return None
+    limit = field.max_length or DEFAULT_MAX_LENGTH.get(field.type, 255)
+    if len(text) > limit:
+        raise CoercionError(f"is too long ({len(text):,} characters, at most {limit:,})")
+    return text
+
+
+def _email(field: FieldDef, value: Any) -> str | None:
+    text = _text(field, value)
+    if text is not None:
+        text = text.strip()
+        if not EMAIL.match(text):
+            raise CoercionError("is not a valid email address")
+    return text
+
+
+def _phone(field: FieldDef, value: Any) -> str | None:
+    text = _text(field, value)
+    if text is not None:
+        text = text.strip()
+        if not PHONE.match(text):
+            raise CoercionError("is not a valid phone number")
+    return text
+
+
+def _url(field: FieldDef, value: Any) -> str | None:
+    text = _text(field, value)
+    if text is not None:
+        text = text.strip()
+        if "://" not in text and not text.lower().startswith("mailto:") and "." in text:
+            text = "https://" + text
+        if not URL.match(text):
+            raise CoercionError("is not a valid web address (http or https)")
+    return text
+
+
+def _integer(field: FieldDef, value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if isinstance(value, bool):
+        raise CoercionError("must be a whole number")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float | Decimal):
+        if not math.isfinite(value) or value != int(value):
+            raise CoercionError("must be a whole number")
+        result = int(value)
+    elif isinstance(value, str):
+        try:
+            result = int(value.strip().replace(",", "").replace("_", "x"))
+        except ValueError:
+            raise CoercionError(f"'{value[:40]}' is not a whole number") from None
+    else:
+        raise CoercionError("must be a whole number")
+    if abs(result) >= 10**MAX_DIGITS:
+        raise CoercionError("is too large")
+    return result
+
+
+def to_decimal(value: Any, scale: int) -> Decimal | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if isinstance(value, bool):
+        raise CoercionError("must be a number")
+    try:
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise CoercionError("must be a finite number")
+            number = Decimal(repr(value))
+        elif isinstance(value, int | Decimal):
+            number = Decimal(value)
+        elif isinstance(value, str):
+            if len(value) > 64:
+                raise CoercionError("is not a number")
+            number = Decimal(value.strip().replace(",", ""))
+        else:
+            raise CoercionError("must be a number")
+    except InvalidOperation:
+        raise CoercionError(f"'{str(value)[:40]}' is not a number") from None
+    if not number.is_finite():
+        raise CoercionError("must be a finite number")
+    if number.adjusted() >= MAX_DIGITS - scale:
+        raise CoercionError("is too large")
+    return number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+
+
+def _decimal(field: FieldDef, value: Any) -> Decimal | None:
+    return to_decimal(value, field.scale)
+
+
+def _boolean(field: FieldDef, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word == "":
+            return None
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise CoercionError("must be true or false")
+
+
+def _date(field: FieldDef, value: Any) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return None
+        try:
+            return date.fromisoformat(text[:10] if len(text) > 10 and text[10] in "T " else text)
+        except ValueError:
+            raise CoercionError(f"'{text[:40]}' is not a valid date (YYYY-MM-DD)") from None
+    raise CoercionError("must be a date (YYYY-MM-DD)")
+
+
+def _datetime(field: FieldDef, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return None
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise CoercionError(f"'{text[:40]}' is not a valid date and time (ISO 8601)") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    raise CoercionError("must be a date and time (ISO 8601)")
+
+
+def _picklist(field: FieldDef, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise CoercionError("must be one of the options")
+    if value not in field.option_values:
+        raise CoercionError(f"'{value[:60]}' is not one of the options ({', '.join(field.option_values[:12])})")
+    return value
+
+
+def _multi_picklist(field: FieldDef, value: Any) -> list[str] | None:
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(";") if v.strip()]
+    if not isinstance(value, list | tuple):
+        raise CoercionError("must be a list of options")
+    result: list[str] = []
+    for v in value:
+        if not isinstance(v, str) or v not in field.option_values:
+            raise CoercionError(f"'{str(v)[:60]}' is not one of the options")
+        if v not in result:
+            result.append(v)
+    return result or None
+
+
+def _lookup(field: FieldDef, value: Any) -> int | None:
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    try:
+        result = _integer(field, value)
+    except CoercionError:
+        raise CoercionError("must be the id of a record") from None
+    if result is not None and result <= 0:
+        raise CoercionError("must be the id of a record")
+    return result
+
+
+JSON_LIMIT = 1_000_000
+
+
+def _json(field: FieldDef, value: Any) -> Any:
+    if isinstance(value, str):
+        import json
+
+        if len(value) > JSON_LIMIT:
+            raise CoercionError("is too large")
+        try:
+            return json.loads(value) if value.strip() else None
+        except ValueError:
+            raise CoercionError("is not valid JSON") from None
+    return value
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A field type: its name, column type, and coercion of input values.
+
+    ``column(field)`` returns the SQLAlchemy type of the column; ``coerce(field, value)``
+    returns the stored Python value or raises :class:`CoercionError` with a message;
+    ``widget`` names the form widget template (``fields/<widget>.html``); ``display``
+    formats a value for screens (None: the default rendering); ``operators`` the filter
+    operators the type accepts.
+    """
+
+    name: str
+    column: Callable[[FieldDef], Any]
+    coerce: Callable[[FieldDef, Any], Any]
+    widget: str = "text"
+    display: Callable[[FieldDef, Any], str] | None = None
+    operators: tuple[str, ...] = ("eq", "ne", "in", "not_in", "is_blank", "is_not_blank")
+
+
+TEXT_OPS = ("eq", "ne", "in", "not_in", "contains", "startswith", "is_blank", "is_not_blank")
+ORDER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "between", "in", "not_in", "is_blank",
+             "is_not_blank")
+DATE_OPS = (*ORDER_OPS, "in_period")
+
+
+def _value_column(type_name: str, field: FieldDef) -> Any:
+    if type_name in {"integer"}:
+        return BIGINT
+    if type_name in {"decimal", "currency", "percent"}:
+        return decimal_type(field.scale)
+    if type_name == "boolean":
+        return Boolean()
+    if type_name == "date":
+        return Date()
+    if type_name == "datetime":
+        return UTCDateTime()
+    return Text()
+
+
+def builtin_types() -> list[FieldType]:
+    text = lambda f: Text()  # noqa: E731
+    types = [
+        FieldType("text", text, _text, "text", operators=TEXT_OPS),
+        FieldType("textarea", text, _text, "textarea", operators=TEXT_OPS),
+        FieldType("rich_text", text, _text, "rich_text", operators=("contains", "is_blank", "is_not_blank")),
+        FieldType("email", text, _email, "email", operators=TEXT_OPS),
+        FieldType("phone", text, _phone, "phone", operators=TEXT_OPS),
+        FieldType("url", text, _url, "url", operators=TEXT_OPS),
+        FieldType("integer", lambda f: BIGINT, _integer, "number", operators=ORDER_OPS),
+        FieldType("decimal", lambda f: decimal_type(f.scale), _decimal, "number", operators=ORDER_OPS),
+        FieldType("currency", lambda f: decimal_type(f.scale), _decimal, "currency", operators=ORDER_OPS),
+        FieldType("percent", lambda f: decimal_type(f.scale), _decimal, "percent", operators=ORDER_OPS),
+        FieldType("boolean", lambda f: Boolean(), _boolean, "checkbox",
+                  operators=("eq", "ne", "is_blank", "is_not_blank")),
+        FieldType("date", lambda f: Date(), _date, "date", operators=DATE_OPS),
+        FieldType("datetime", lambda f: UTCDateTime(), _datetime, "datetime", operators=DATE_OPS),
+        FieldType("picklist", text, _picklist, "select"),
+        FieldType("multi_picklist", lambda f: JSONText(), _multi_picklist, "multiselect",
+                  operators=("contains", "is_blank", "is_not_blank")),
+        FieldType("lookup", lambda f: BIGINT, _lookup, "lookup"),
+        FieldType("master_detail", lambda f: BIGINT, _lookup, "lookup"),
+        FieldType("autonumber", text, _text, "readonly", operators=TEXT_OPS),
+        FieldType("formula", lambda f: _value_column(f.value_type, f), _no_input, "readonly",
+                  operators=DATE_OPS),
+        FieldType("rollup", lambda f: _value_column(f.value_type, f), _no_input, "readonly",
+                  operators=ORDER_OPS),
+        FieldType("json", lambda f: JSONText(), _json, "json", operators=("is_blank", "is_not_blank")),
+    ]
+    return types
+
+
+def _no_input(field: FieldDef, value: Any) -> Any:
+    raise CoercionError("is computed and cannot be set")
+
+
+class FieldTypes:
+    """The field types a workspace knows: built-ins plus those plugins register."""
+
+    def __init__(self, extra: Iterable[FieldType] = ()):
+        self._types = {t.name: t for t in builtin_types()}
+        for t in extra:
+            self._types[t.name] = t
+
+    def __getitem__(self, name: str) -> FieldType:
+        return self._types[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def names(self) -> list[str]:
+        return list(self._types)
+
+    def of(self, field: FieldDef) -> FieldType:
+        return self._types[field.type]
+
+    def column_type(self, field: FieldDef) -> Any:
+        return self._types[field.type].column(field)
+
+    def coerce_value(self, field: FieldDef, value: Any) -> Any:
+        """Coerce a value to the field's *value type* (for formula results and rollups)."""
+        vt = field.value_type
+        if field.type in {"formula", "rollup"}:
+            if vt in {"decimal", "currency", "percent"}:
+                return to_decimal(value, field.scale)
+            return self._types[vt].coerce(field, value)
+        return self._types[field.type].coerce(field, value)

@@ -1,0 +1,360 @@
+"""Record queries: filter trees, search, sort and keyset pagination, compiled to SQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, and_, false, not_, or_, select, true
+
+from ..errors import FieldProblem, ValidationError
+from ..fieldtypes import CoercionError, FieldTypes
+from ..meta.model import DECIMAL_TYPES, SYSTEM_FIELDS, FieldDef, MetadataSet, ObjectDef
+
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "startswith",
+             "is_blank", "is_not_blank", "between", "in_period")
+MAX_LIMIT = 1000
+MAX_IN_VALUES = 1000
+PERIODS = ("today", "yesterday", "tomorrow", "this_week", "last_week", "next_week", "this_month",
+           "last_month", "next_month", "this_quarter", "last_quarter", "next_quarter", "this_year",
+           "last_year", "next_year")
+
+
+@dataclass(frozen=True)
+class Cond:
+    field: str
+    op: str = "eq"
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Any
+
+
+Filter = Cond | And | Or | Not
+
+
+def conditions(items: Iterable[Mapping[str, Any]]) -> And:
+    """A filter from JSON conditions ``[{"field", "op", "value"}]`` (all must hold)."""
+    return And(tuple(Cond(c["field"], c.get("op", "eq"), c.get("value")) for c in items))
+
+
+@dataclass
+class Query:
+    filter: Filter | None = None
+    search: str | None = None
+    sort: Sequence[tuple[str, bool]] = ()      # (field, descending)
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass
+class Page:
+    data: list[dict[str, Any]]
+    next_cursor: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_sort(text: str | None) -> list[tuple[str, bool]]:
+    out = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if part:
+            out.append((part.lstrip("-+"), part.startswith("-")))
+    return out
+
+
+def _bad(where: str, message: str) -> ValidationError:
+    return ValidationError([FieldProblem(where, "invalid_query", message)])
+
+
+def period_range(period: str, today: date | None = None) -> tuple[date, date]:
+    """[start, end) of a named period (``this_month``, ``last_7_days``, ``next_30_days``...)."""
+    today = today or datetime.now(UTC).date()
+    if period.startswith(("last_", "next_")) and period.endswith("_days"):
+        middle = period[5:-5]
+        if middle.isdigit() and 0 < int(middle) <= 3660:
+            n = int(middle)
+            if period.startswith("last_"):
+                return today - timedelta(days=n - 1), today + timedelta(days=1)
+            return today, today + timedelta(days=n)
+    if period not in PERIODS:
+        raise ValueError(f"unknown period '{period}'")
+    rel, unit = period.split("_", 1) if "_" in period else ("this", period)
+    if period in {"today", "yesterday", "tomorrow"}:
+        d = today + timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[period])
+        return d, d + timedelta(days=1)
+    shift = {"this": 0, "last": -1, "next": 1}[rel]
+    if unit == "week":
+        start = today - timedelta(days=today.weekday()) + timedelta(weeks=shift)
+        return start, start + timedelta(weeks=1)
+    if unit == "month":
+        m = today.year * 12 + today.month - 1 + shift
+        start = date(m // 12, m % 12 + 1, 1)
+        m += 1
+        return start, date(m // 12, m % 12 + 1, 1)
+    if unit == "quarter":
+        q = today.year * 4 + (today.month - 1) // 3 + shift
+        start = date(q // 4, (q % 4) * 3 + 1, 1)
+        q += 1
+        return start, date(q // 4, (q % 4) * 3 + 1, 1)
+    start = date(today.year + shift, 1, 1)
+    return start, date(today.year + shift + 1, 1, 1)
+
+
+class QueryCompiler:
+    """Turns filters, search and sort over one object into SQLAlchemy expressions."""
+
+    def __init__(self, meta: MetadataSet, tables: Mapping[str, Table], types: FieldTypes,
+                 dialect_name: str):
+        self.meta = meta
+        self.tables = tables
+        self.types = types
+        self.null_low = dialect_name == "sqlite"
+
+    # -- fields -----------------------------------------------------------------------
+
+    def system_field(self, name: str) -> FieldDef:
+        if name == "id":
+            return FieldDef("id", "integer")
+        if name in {"created_at", "updated_at"}:
+            return FieldDef(name, "datetime")
+        if name in {"created_by", "owner"}:
+            return FieldDef(name, "lookup", target="user")
+        return FieldDef(name, "integer")
+
+    def field_of(self, obj: ObjectDef, name: str) -> FieldDef | None:
+        if name in SYSTEM_FIELDS:
+            return self.system_field(name)
+        return obj.field(name) if obj.has_field(name) else None
+
+    def coerce(self, f: FieldDef, value: Any, where: str) -> Any:
+        if value is None:
+            return None
+        vt = f.value_type
+        try:
+            if vt == "multi_picklist":
+                return value if isinstance(value, str) else str(value)
+            if vt in {"picklist"}:
+                if not isinstance(value, str):
+                    raise CoercionError("must be text")
+                return value
+            if vt in DECIMAL_TYPES or (f.type in {"formula", "rollup"} and vt != "text"):
+                return self.types.coerce_value(f, value)
+            if vt in {"lookup", "master_detail"}:
+                return self.types["lookup"].coerce(f, value)
+            if vt in {"text", "textarea", "rich_text", "email", "phone", "url", "autonumber"}:
+                if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+                    raise CoercionError("must be text")
+                return str(value)
+            return self.types[vt].coerce(f, value)
+        except CoercionError as exc:
+            raise _bad(where, f"{f.name} {exc}") from None
+
+    # -- filters ------------------------------------------------------------------------
+
+    def where(self, obj: ObjectDef, node: Filter | None) -> ColumnElement[bool]:
+        if node is None:
+            return true()
+        if isinstance(node, And):
+            return and_(true(), *[self.where(obj, n) for n in node.items])
+        if isinstance(node, Or):
+            return or_(false(), *[self.where(obj, n) for n in node.items])
+        if isinstance(node, Not):
+            return not_(self.where(obj, node.item))
+        return self.condition(obj, node)
+
+    def condition(self, obj: ObjectDef, cond: Cond) -> ColumnElement[bool]:
+        where = f"filter[{cond.field}]"
+        if not isinstance(cond.field, str) or cond.op not in OPERATORS:
+            raise _bad(where, f"unknown operator '{str(cond.op)[:30]}' (one of {', '.join(OPERATORS)})")
+        parts = cond.field.split(".")
+        if len(parts) > 2:
+            raise _bad(where, "a filter follows at most one lookup (like account.industry)")
+        table = self.tables[obj.name]
+        if len(parts) == 2:
+            link = self.field_of(obj, parts[0])
+            if link is None or not link.is_relation or link.target not in self.meta.objects:
+                raise _bad(where, f"'{parts[0]}' is not a lookup field of {obj.name}")
+            target = self.meta.objects[link.target]
+            inner = self.condition(target, Cond(parts[1], cond.op, cond.value))
+            sub = select(self.tables[target.name].c.id).where(inner)
+            expr: ColumnElement[bool] = table.c[link.name].in_(sub)
+            if cond.op in {"ne", "not_in", "is_blank"}:
+                expr = or_(expr, table.c[link.name].is_(None))
+            return expr
+        f = self.field_of(obj, cond.field)
+        if f is None:
+            raise _bad(where, f"unknown field '{cond.field[:60]}' of {obj.name}")
+        col = table.c[f.name]
+        op, value = cond.op, cond.value
+        allowed = self.types.of(f).operators if f.type in self.types else ()
+        if f.name in SYSTEM_FIELDS:
+            allowed = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "between",
+                       "is_blank", "is_not_blank", "in_period")
+        if f.type == "formula":
+            allowed = self.types[f.value_type].operators if f.value_type in self.types else allowed
+        if op not in allowed:
+            raise _bad(where, f"operator '{op}' does not apply to {f.type} field '{f.name}'")
+        if op == "is_blank":
+            return col.is_(None)
+        if op == "is_not_blank":
+            return col.is_not(None)
+        if op in {"in", "not_in"}:
+            values = value if isinstance(value, list | tuple) else str(value or "").split(",")
+            if len(values) > MAX_IN_VALUES:
+                raise _bad(where, f"at most {MAX_IN_VALUES} values")
+            coerced = [self.coerce(f, v, where) for v in values]
+            present = [v for v in coerced if v is not None]
+            listed = col.in_(present) if present else false()
+            if op == "in":
+                return or_(listed, col.is_(None)) if None in coerced else listed
+            if None in coerced:
+                return and_(not_(listed), col.is_not(None))
+            return or_(not_(listed), col.is_(None))
+        if op == "between":
+            values = value if isinstance(value, list | tuple) else str(value or "").split(",")
+            if len(values) != 2:
+                raise _bad(where, "between takes two values: low,high")
+            low, high = (self.coerce(f, v, where) for v in values)
+            return and_(col >= low, col <= high)
+        if op == "in_period":
+            try:
+                start, end = period_range(str(value))
+            except ValueError as exc:
+                raise _bad(where, str(exc)) from None
+            if f.value_type == "datetime" or f.name in {"created_at", "updated_at"}:
+                s = datetime(start.year, start.month, start.day, tzinfo=UTC)
+                e = datetime(end.year, end.month, end.day, tzinfo=UTC)
+                return and_(col >= s, col < e)
+            return and_(col >= start, col < end)
+        if op == "contains" and f.value_type == "multi_picklist":
+            text = json.dumps(str(value), ensure_ascii=False)
+            return col.contains(text, autoescape=True)
+        if op == "contains":
+            return col.icontains(str(self.coerce(f, value, where)), autoescape=True)
+        if op == "startswith":
+            return col.istartswith(str(self.coerce(f, value, where)), autoescape=True)
+        v = self.coerce(f, value, where)
+        if op == "eq":
+            return col.is_(None) if v is None else col == v
+        if op == "ne":
+            return col.is_not(None) if v is None else or_(col != v, col.is_(None))
+        if v is None:
+            raise _bad(where, f"operator '{op}' needs a value")
+        return {"lt": col < v, "lte": col <= v, "gt": col > v, "gte": col >= v}[op]
+
+    def search(self, obj: ObjectDef, text: str) -> ColumnElement[bool]:
+        text = text.strip()[:200]
+        if not text:
+            return true()
+        table = self.tables[obj.name]
+        names = obj.search_fields or tuple(f.name for f in obj.fields if f.is_searchable)
+        clauses = [table.c[n].icontains(text, autoescape=True) for n in names if n in table.c]
+        if text.isdigit():
+            clauses.append(table.c.id == int(text[:18]))
+        return or_(false(), *clauses)
+
+    # -- sort and keyset pagination -----------------------------------------------------
+
+    def sort_columns(self, obj: ObjectDef, sort: Sequence[tuple[str, bool]]) -> list[tuple[Any, bool, FieldDef]]:
+        table = self.tables[obj.name]
+        out = []
+        for name, desc in sort[:5]:
+            f = self.field_of(obj, name)
+            if f is None:
+                raise _bad("sort", f"unknown field '{name[:60]}' of {obj.name}")
+            if f.value_type in {"multi_picklist", "json", "rich_text"}:
+                raise _bad("sort", f"cannot sort by {f.type} field '{name}'")
+            if name != "id":
+                out.append((table.c[name], desc, f))
+        id_desc = sort[0][1] if sort else True
+        out.append((table.c.id, id_desc, self.system_field("id")))
+        return out
+
+    def order_by(self, columns: list[tuple[Any, bool, FieldDef]]) -> list[Any]:
+        return [c.desc() if desc else c.asc() for c, desc, _f in columns]
+
+    def after(self, columns: list[tuple[Any, bool, FieldDef]], values: list[Any]) -> ColumnElement[bool]:
+        """Rows strictly after the row whose sort values are ``values`` (keyset pagination).
+
+        NULLs sort where the database puts them without a NULLS clause (lowest on SQLite,
+        highest on PostgreSQL), so the indexes serve the ORDER BY."""
+        ors = []
+        for i, (col, desc, _f) in enumerate(columns):
+            eqs = [(c.is_(None) if v is None else c == v) for (c, _d, _f), v in
+                   zip(columns[:i], values[:i], strict=True)]
+            v = values[i]
+            null_first = self.null_low != desc
+            if v is None:
+                step = col.is_not(None) if null_first else false()
+            else:
+                step = col < v if desc else col > v
+                if not null_first:
+                    step = or_(step, col.is_(None))
+            ors.append(and_(*eqs, step))
+        return or_(*ors)
+
+    def encode_cursor(self, columns: list[tuple[Any, bool, FieldDef]], row: Mapping[str, Any]) -> str:
+        values = [_jsonable(row[c.name]) for c, _d, _f in columns]
+        raw = json.dumps(values, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode_cursor(self, columns: list[tuple[Any, bool, FieldDef]], cursor: str) -> list[Any]:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            values = json.loads(raw)
+        except (ValueError, TypeError):
+            raise _bad("cursor", "invalid cursor") from None
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise _bad("cursor", "invalid cursor (does it belong to another sort?)")
+        out = []
+        for (_c, _d, f), v in zip(columns, values, strict=True):
+            if v is None:
+                out.append(None)
+                continue
+            if f.value_type in {"integer", "lookup", "master_detail"} and not isinstance(v, int):
+                raise _bad("cursor", "invalid cursor")
+            out.append(self.coerce(f, v, "cursor"))
+        return out
+
+    def page_statement(self, obj: ObjectDef, q: Query, columns_to_select: Sequence[Any] | None = None,
+                       extra_where: ColumnElement[bool] | None = None
+                       ) -> tuple[Select[Any], list[tuple[Any, bool, FieldDef]], int]:
+        table = self.tables[obj.name]
+        limit = max(1, min(int(q.limit or 50), MAX_LIMIT))
+        sort_cols = self.sort_columns(obj, q.sort)
+        stmt = select(*(columns_to_select or [table]))
+        conds = [self.where(obj, q.filter)]
+        if q.search:
+            conds.append(self.search(obj, q.search))
+        if extra_where is not None:
+            conds.append(extra_where)
+        if q.cursor:
+            conds.append(self.after(sort_cols, self.decode_cursor(sort_cols, q.cursor)))
+        stmt = stmt.where(and_(*conds)).order_by(*self.order_by(sort_cols)).limit(limit + 1)
+        return stmt, sort_cols, limit
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

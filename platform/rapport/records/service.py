@@ -1,0 +1,736 @@
+"""The record service: the one write path for the API, the screens, imports and packs.
+
+Every write coerces and validates its values, computes defaults, autonumbers, formulas
+and rollups, checks validation rules, optimistic concurrency, records field history and
+calls the plugin hooks — in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import (
+    Conflict,
+    FieldProblem,
+    FormulaError,
+    NotFound,
+    StaleVersion,
+    ValidationError,
+)
+from ..fieldtypes import CoercionError
+from ..meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
+from ..storage.plan import constraint_name
+from .actor import SYSTEM, Actor
+from .query import Page, Query, conditions
+from .runtime import ObjectRuntime
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
+BULK_BATCH = 1000
+COUNTER = re.compile(r"\{(0+)\}")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_json(value: Any) -> Any:
+    """A record value as JSON (Decimal as a number string keeps every digit)."""
+    if isinstance(value, Decimal):
+        return float(value) if value == value.to_integral_value() or abs(value) < 10**15 else str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _history_value(value: Any) -> str | None:
+    return None if value is None else json.dumps(to_json(value), ensure_ascii=False, default=str)
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    updated: int = 0
+    errors: list[tuple[int, list[FieldProblem]]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+
+
+class _Resolver:
+    """Values through lookups (``account.industry``) for formulas, cached per write."""
+
+    def __init__(self, service: RecordService, conn: Connection):
+        self.service = service
+        self.conn = conn
+        self.cache: dict[tuple[str, int], dict[str, Any] | None] = {}
+
+    def row(self, object_name: str, rid: int) -> dict[str, Any] | None:
+        key = (object_name, rid)
+        if key not in self.cache:
+            t = self.service.ws.table(object_name)
+            row = self.conn.execute(select(t).where(t.c.id == rid)).first()
+            self.cache[key] = dict(row._mapping) if row else None
+        return self.cache[key]
+
+    def prefetch(self, object_name: str, ids: Iterable[int]) -> None:
+        missing = sorted({i for i in ids if i is not None and (object_name, i) not in self.cache})
+        t = self.service.ws.table(object_name)
+        for start in range(0, len(missing), 900):
+            chunk = missing[start:start + 900]
+            for row in self.conn.execute(select(t).where(t.c.id.in_(chunk))):
+                self.cache[(object_name, row.id)] = dict(row._mapping)
+            for i in chunk:
+                self.cache.setdefault((object_name, i), None)
+
+    def getter(self, obj: ObjectDef, record: Mapping[str, Any]) -> Callable[[str], Any]:
+        meta = self.service.ws.meta
+
+        def get(path: str) -> Any:
+            parts = path.split(".")
+            current_obj, current = obj, record
+            for part in parts[:-1]:
+                if part in {"owner", "created_by"}:
+                    target = "user"
+                elif current_obj.has_field(part) and current_obj.field(part).is_relation:
+                    target = current_obj.field(part).target or ""
+                else:
+                    return None
+                rid = current.get(part)
+                if rid is None:
+                    return None
+                row = self.row(target, rid)
+                if row is None:
+                    return None
+                current_obj, current = meta.objects[target], row
+            return current.get(parts[-1])
+        return get
+
+
+class RecordService:
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self.ws.transaction() as c:
+            yield c
+
+    def runtime(self, object_name: str) -> ObjectRuntime:
+        try:
+            return self.ws.runtime(object_name)
+        except KeyError:
+            raise NotFound(f"no object named '{str(object_name)[:60]}'") from None
+
+    def _hook(self, name: str, **kwargs: Any) -> None:
+        getattr(self.ws.plugins.hook, name)(workspace=self.ws, **kwargs)
+
+    # -- reading --------------------------------------------------------------------
+
+    def get(self, object_name: str, rid: Any, actor: Actor = SYSTEM,
+            conn: Connection | None = None) -> dict[str, Any]:
+        rt = self.runtime(object_name)
+        rid = _record_id(rid)
+        t = rt.table
+        stmt = select(t).where(t.c.id == rid)
+        if conn is not None:
+            row = conn.execute(stmt).first()
+        else:
+            with self.ws.read_engine.connect() as c:
+                row = c.execute(stmt).first()
+        if row is None:
+            raise NotFound(f"no {object_name} with id {rid}")
+        return dict(row._mapping)
+
+    def query(self, object_name: str, q: Query, actor: Actor = SYSTEM,
+              conn: Connection | None = None) -> Page:
+        rt = self.runtime(object_name)
+        compiler = self.ws.compiler()
+        stmt, sort_cols, limit = compiler.page_statement(rt.obj, q)
+        if conn is not None:
+            rows = conn.execute(stmt).all()
+        else:
+            with self.ws.read_engine.connect() as c:
+                rows = c.execute(stmt).all()
+        data = [dict(r._mapping) for r in rows[:limit]]
+        cursor = compiler.encode_cursor(sort_cols, data[-1]) if len(rows) > limit else None
+        return Page(data, cursor)
+
+    def count(self, object_name: str, q: Query, actor: Actor = SYSTEM) -> int:
+        rt = self.runtime(object_name)
+        compiler = self.ws.compiler()
+        where = compiler.where(rt.obj, q.filter)
+        if q.search:
+            where = and_(where, compiler.search(rt.obj, q.search))
+        with self.ws.read_engine.connect() as c:
+            return int(c.scalar(select(func.count()).select_from(rt.table).where(where)) or 0)
+
+    def history(self, object_name: str, rid: Any, limit: int = 200) -> list[dict[str, Any]]:
+        self.runtime(object_name)
+        rid = _record_id(rid)
+        h = self.ws.table("rapport_history")
+        with self.ws.read_engine.connect() as c:
+            rows = c.execute(select(h).where(h.c.object == object_name, h.c.record_id == rid)
+                             .order_by(h.c.id.desc()).limit(limit)).all()
+        out = []
+        for r in rows:
+            item = dict(r._mapping)
+            for key in ("old_value", "new_value"):
+                item[key] = json.loads(item[key]) if item[key] is not None else None
+            out.append(item)
+        return out
+
+    # -- preparing values -------------------------------------------------------------
+
+    def _coerce(self, rt: ObjectRuntime, values: Mapping[str, Any], problems: list[FieldProblem],
+                creating: bool) -> dict[str, Any]:
+        obj = rt.obj
+        types = self.ws.types
+        out: dict[str, Any] = {}
+        if not isinstance(values, Mapping):
+            problems.append(FieldProblem(None, "invalid", "a record must be a JSON object"))
+            return out
+        for key, value in values.items():
+            if key in WRITABLE_SYSTEM_FIELDS:
+                try:
+                    out[key] = types["lookup"].coerce(FieldDef(key, "lookup", target="user"), value)
+                except CoercionError as exc:
+                    problems.append(FieldProblem(key, "invalid", f"{key} {exc}"))
+                continue
+            if key in SYSTEM_FIELDS:
+                continue  # read-only bookkeeping: ignored so a GET body can be PUT back
+            if not isinstance(key, str) or not obj.has_field(key):
+                problems.append(FieldProblem(str(key)[:60], "unknown_field",
+                                             f"{obj.name} has no field '{str(key)[:60]}'"))
+                continue
+            f = obj.field(key)
+            if f.is_computed:
+                continue  # computed: ignored on input, like the bookkeeping fields
+            if f.read_only and not creating:
+                problems.append(FieldProblem(key, "read_only", f"{f.display_label()} is read-only"))
+                continue
+            try:
+                out[key] = types.of(f).coerce(f, value)
+            except CoercionError as exc:
+                problems.append(FieldProblem(key, "invalid", f"{f.display_label()} {exc}"))
+        return out
+
+    def _defaults(self, rt: ObjectRuntime, record: dict[str, Any], get: Callable[[str], Any],
+                  problems: list[FieldProblem]) -> None:
+        types = self.ws.types
+        for f in rt.input_fields:
+            if f.name in record:
+                continue
+            if f.name in rt.default_formulas:
+                try:
+                    value = rt.default_formulas[f.name].evaluate(record, get=get)
+                    record[f.name] = types.of(f).coerce(f, value)
+                except (FormulaError, CoercionError) as exc:
+                    problems.append(FieldProblem(f.name, "default_error",
+                                                 f"default of {f.name} cannot be computed: {exc}"))
+            elif f.default is not None:
+                with suppress(CoercionError):
+                    record[f.name] = types.of(f).coerce(f, f.default)
+            else:
+                record[f.name] = None
+        for f in rt.own_rollups:
+            record[f.name] = 0 if f.aggregate in {"count", "sum"} else None
+
+    def _compute(self, rt: ObjectRuntime, record: dict[str, Any], get: Callable[[str], Any],
+                 problems: list[FieldProblem]) -> None:
+        types = self.ws.types
+        for f, formula in rt.formulas:
+            try:
+                record[f.name] = types.coerce_value(f, formula.evaluate(record, get=get))
+            except (FormulaError, CoercionError) as exc:
+                where = f"record {record['id']}" if record.get("id") else "the new record"
+                problems.append(FieldProblem(
+                    f.name, "formula_error",
+                    f"{f.display_label()} cannot be computed for {where} of {rt.name}: {exc}"))
+                record[f.name] = None
+
+    def _check(self, rt: ObjectRuntime, record: dict[str, Any], get: Callable[[str], Any],
+               problems: list[FieldProblem], locale: str = "en") -> None:
+        for f in rt.obj.fields:
+            value = record.get(f.name)
+            label = f.display_label(locale)
+            if value is None:
+                if f.required and not f.is_computed:
+                    problems.append(FieldProblem(f.name, "required", f"{label} is required"))
+                continue
+            if isinstance(value, str):
+                if f.min_length and len(value) < f.min_length:
+                    problems.append(FieldProblem(f.name, "too_short",
+                                                 f"{label} needs at least {f.min_length} characters"))
+                pattern = rt.patterns.get(f.name)
+                if pattern is not None and not pattern.fullmatch(value):
+                    problems.append(FieldProblem(f.name, "pattern", f"{label} has the wrong format"))
+            if isinstance(value, int | Decimal) and not isinstance(value, bool) and not f.is_relation:
+                if f.min is not None and value < Decimal(str(f.min)):
+                    problems.append(FieldProblem(f.name, "min", f"{label} must be at least {f.min:g}"))
+                if f.max is not None and value > Decimal(str(f.max)):
+                    problems.append(FieldProblem(f.name, "max", f"{label} must be at most {f.max:g}"))
+        if problems:
+            return  # rules read clean values only
+        for rule, formula in rt.rules:
+            try:
+                hit = formula.evaluate(record, get=get)
+            except FormulaError as exc:
+                problems.append(FieldProblem(rule.field, "rule_error",
+                                             f"validation rule {rule.name} failed to run: {exc}"))
+                continue
+            if hit:
+                problems.append(FieldProblem(rule.field, rule.name, label_text(rule.message, locale)))
+
+    def _db_checks(self, conn: Connection, rt: ObjectRuntime, records: Sequence[dict[str, Any]],
+                   problems: Sequence[list[FieldProblem]]) -> None:
+        """Checks that need the database, batched: lookups exist, unique values are free."""
+        for f in rt.relations:
+            wanted = {r[f.name] for r in records if r.get(f.name) is not None}
+            if not wanted or f.target is None:
+                continue
+            target = self.ws.table(f.target)
+            found: set[int] = set()
+            ordered = sorted(wanted)
+            for start in range(0, len(ordered), 900):
+                found.update(conn.scalars(select(target.c.id).where(
+                    target.c.id.in_(ordered[start:start + 900]))))
+            for r, p in zip(records, problems, strict=True):
+                if r.get(f.name) is not None and r[f.name] not in found:
+                    p.append(FieldProblem(f.name, "not_found",
+                                          f"{f.display_label()}: no {f.target} with id {r[f.name]}"))
+        for f in rt.unique_fields:
+            seen: dict[Any, int] = {}
+            for i, r in enumerate(records):
+                v = r.get(f.name)
+                if v is None:
+                    continue
+                if v in seen:
+                    problems[i].append(FieldProblem(
+                        f.name, "unique", f"{f.display_label()} '{v}' is used twice in this batch"))
+                seen.setdefault(v, i)
+            if not seen:
+                continue
+            col = rt.table.c[f.name]
+            values = list(seen)
+            taken: dict[Any, int] = {}
+            for start in range(0, len(values), 900):
+                for v, rid in conn.execute(select(col, rt.table.c.id).where(
+                        col.in_(values[start:start + 900]))):
+                    taken[v] = rid
+            for r, p in zip(records, problems, strict=True):
+                v = r.get(f.name)
+                if v in taken and taken[v] != r.get("id"):
+                    p.append(FieldProblem(f.name, "unique",
+                                          f"{f.display_label()} '{v}' is already used by "
+                                          f"{rt.name} {taken[v]}"))
+
+    def _number(self, conn: Connection, rt: ObjectRuntime, f: FieldDef, count: int) -> list[str]:
+        seq = self.ws.table("rapport_sequence")
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        conn.execute(upsert(seq).values(object=rt.name, field=f.name, next_value=f.start)
+                     .on_conflict_do_nothing())
+        end = conn.execute(update(seq).where(seq.c.object == rt.name, seq.c.field == f.name)
+                           .values(next_value=seq.c.next_value + count)
+                           .returning(seq.c.next_value)).scalar_one()
+        match = COUNTER.search(f.format or "{0}")
+        width = len(match.group(1)) if match else 1
+        fmt = f.format or "{0}"
+        return [COUNTER.sub(str(n).zfill(width), fmt, count=1) for n in range(end - count, end)]
+
+    # -- create ---------------------------------------------------------------------------
+
+    def create(self, object_name: str, values: Mapping[str, Any], actor: Actor = SYSTEM,
+               conn: Connection | None = None) -> dict[str, Any]:
+        result = self._create_many(object_name, [values], actor, conn, atomic=True)
+        return result[0]
+
+    def create_many(self, object_name: str, rows: Iterable[Mapping[str, Any]],
+                    actor: Actor = SYSTEM, conn: Connection | None = None,
+                    skip_invalid: bool = False,
+                    progress: Callable[[int], None] | None = None) -> BulkResult:
+        """Create many records in one transaction. Every invalid row is reported; nothing
+        is created when one is invalid, unless ``skip_invalid`` (then the valid ones are)."""
+        result = BulkResult()
+        with self._tx(conn) as c:
+            batch: list[Mapping[str, Any]] = []
+            offset = 0
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= BULK_BATCH:
+                    self._bulk_batch(c, object_name, batch, offset, actor, result, skip_invalid)
+                    offset += len(batch)
+                    if progress:
+                        progress(len(batch))
+                    batch = []
+            if batch:
+                self._bulk_batch(c, object_name, batch, offset, actor, result, skip_invalid)
+                if progress:
+                    progress(len(batch))
+            if result.errors and not skip_invalid:
+                result.created = 0
+                result.ids = []
+                c.info["rapport_rollback"] = True
+        return result
+
+    def _bulk_batch(self, c: Connection, object_name: str, batch: list[Mapping[str, Any]],
+                    offset: int, actor: Actor, result: BulkResult, skip_invalid: bool) -> None:
+        try:
+            records = self._create_many(object_name, batch, actor, c, atomic=False,
+                                        collect=result.errors, offset=offset,
+                                        write=skip_invalid or not result.errors)
+        except ValidationError as exc:  # a hook refused one row: reported like the others
+            result.errors.append((offset, exc.problems))
+            return
+        result.created += len(records)
+        result.ids.extend(r["id"] for r in records)
+
+    def _create_many(self, object_name: str, rows: Sequence[Mapping[str, Any]], actor: Actor,
+                     conn: Connection | None, atomic: bool,
+                     collect: list[tuple[int, list[FieldProblem]]] | None = None,
+                     offset: int = 0, write: bool = True) -> list[dict[str, Any]]:
+        rt = self.runtime(object_name)
+        when = now_utc()
+        with self._tx(conn) as c:
+            resolver = _Resolver(self, c)
+            problems: list[list[FieldProblem]] = []
+            records: list[dict[str, Any]] = []
+            for values in rows:
+                p: list[FieldProblem] = []
+                record = self._coerce(rt, values, p, creating=True)
+                owner = record.pop("owner", None)
+                record.update(id=None, created_at=when, updated_at=when, created_by=actor.id,
+                              owner=owner or actor.id, version=1)
+                records.append(record)
+                problems.append(p)
+            for f in rt.relations:
+                if f.target:
+                    resolver.prefetch(f.target, (r.get(f.name) for r in records))
+            for record, p in zip(records, problems, strict=True):
+                get = resolver.getter(rt.obj, record)
+                self._defaults(rt, record, get, p)
+                if p:
+                    continue
+                self._hook("record_before_save", object_name=rt.name, record=record,
+                           previous=None, user=actor)
+                record["version"], record["id"] = 1, None
+                self._compute(rt, record, get, p)
+                self._check(rt, record, get, p, actor.locale)
+            self._db_checks(c, rt, records, problems)
+            bad = [(offset + i, p) for i, p in enumerate(problems) if p]
+            if bad:
+                if atomic:
+                    raise ValidationError(bad[0][1])
+                if collect is not None:
+                    collect.extend(bad)
+            good = [r for r, p in zip(records, problems, strict=True) if not p]
+            if not good or not write:
+                return []
+            for f in rt.autonumbers:
+                for r, number in zip(good, self._number(c, rt, f, len(good)), strict=True):
+                    r[f.name] = number
+            self._insert(c, rt, good)
+            good = [{col: r.get(col) for col in rt.table.c.keys()} for r in good]
+            self._history_rows(c, [{"object": rt.name, "record_id": r["id"], "action": "create",
+                                    "field": None, "old_value": None, "new_value": None,
+                                    "user_id": actor.id, "at": when} for r in good])
+            self._rollups_for(c, rt, good, None)
+            for r in good:
+                self._hook("record_after_save", object_name=rt.name, record=r, previous=None,
+                           user=actor, connection=c)
+                self._after_commit(c, rt.name, r, None, actor)
+            return good
+
+    def _insert(self, c: Connection, rt: ObjectRuntime, records: list[dict[str, Any]]) -> None:
+        t = rt.table
+        columns = [col.name for col in t.columns if col.name != "id"]
+        try:
+            if len(records) == 1 or c.dialect.name != "sqlite":
+                if c.dialect.insert_executemany_returning:
+                    ids = c.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True),
+                                    [{k: r.get(k) for k in columns} for r in records]).scalars().all()
+                else:
+                    ids = [c.execute(insert(t).values({k: r.get(k) for k in columns}))
+                           .inserted_primary_key[0] for r in records]
+            else:
+                # SQLite: one executemany, ids taken from the rowids it assigned in sequence
+                # (the transaction holds the write lock, so nothing interleaves)
+                first = (c.scalar(select(func.max(t.c.id))) or 0) + 1
+                rows = [{"id": first + i, **{k: r.get(k) for k in columns}}
+                        for i, r in enumerate(records)]
+                c.execute(insert(t), rows)
+                ids = [row["id"] for row in rows]
+        except IntegrityError as exc:
+            raise self._integrity(rt, exc) from None
+        for r, rid in zip(records, ids, strict=True):
+            r["id"] = rid
+
+    def _integrity(self, rt: ObjectRuntime, exc: IntegrityError) -> Exception:
+        text = str(exc.orig)
+        for f in rt.obj.fields:
+            if (f.unique or f.type == "autonumber") and (
+                    f"{rt.name}.{f.name}" in text or constraint_name("uq", rt.name, (f.name,)) in text):
+                return ValidationError(f"{f.display_label()} is already used", field=f.name,
+                                           code="unique")
+        if "FOREIGN KEY" in text.upper():
+            return Conflict("the change refers to a record that does not exist or is still "
+                            "referenced by others")
+        return Conflict("the change conflicts with another record (a unique value or a reference)")
+
+    def _history_rows(self, c: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            c.execute(insert(self.ws.table("rapport_history")), rows)
+
+    def _after_commit(self, c: Connection, object_name: str, record: dict[str, Any],
+                      previous: dict[str, Any] | None, actor: Actor) -> None:
+        if not self.ws.plugins.hook.record_after_commit.get_hookimpls():
+            return
+        snapshot = dict(record)
+        c.info.setdefault("rapport_after_commit", []).append(
+            lambda: self._hook("record_after_commit", object_name=object_name, record=snapshot,
+                               previous=previous, user=actor))
+
+    # -- update ---------------------------------------------------------------------------
+
+    def update(self, object_name: str, rid: Any, changes: Mapping[str, Any], actor: Actor = SYSTEM,
+               expected_version: int | None = None, conn: Connection | None = None) -> dict[str, Any]:
+        rt = self.runtime(object_name)
+        rid = _record_id(rid)
+        with self._tx(conn) as c:
+            t = rt.table
+            stmt = select(t).where(t.c.id == rid)
+            if c.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            row = c.execute(stmt).first()
+            if row is None:
+                raise NotFound(f"no {object_name} with id {rid}")
+            previous = dict(row._mapping)
+            if expected_version is not None and previous["version"] != expected_version:
+                raise StaleVersion(f"{object_name} {rid} was changed by someone else (version "
+                                   f"{previous['version']}, yours {expected_version}); reload it")
+            problems: list[FieldProblem] = []
+            coerced = self._coerce(rt, changes, problems, creating=False)
+            if problems:
+                raise ValidationError(problems)
+            record = {**previous, **coerced}
+            self._hook("record_before_save", object_name=rt.name, record=record,
+                       previous=previous, user=actor)
+            for key in ("id", "version", "created_at", "created_by"):
+                record[key] = previous[key]
+            resolver = _Resolver(self, c)
+            get = resolver.getter(rt.obj, record)
+            self._compute(rt, record, get, problems)
+            self._check(rt, record, get, problems, actor.locale)
+            self._db_checks(c, rt, [record], [problems])
+            if problems:
+                raise ValidationError(problems)
+            changed = {k: v for k, v in record.items()
+                       if k in rt.table.c and k not in {"id", "version", "updated_at"}
+                       and v != previous.get(k)}
+            if not changed:
+                return previous
+            return self._write_update(c, rt, previous, record, changed, actor)
+
+    def _write_update(self, c: Connection, rt: ObjectRuntime, previous: dict[str, Any],
+                      record: dict[str, Any], changed: dict[str, Any], actor: Actor,
+                      action: str = "update") -> dict[str, Any]:
+        t = rt.table
+        when = now_utc()
+        values = {**changed, "updated_at": when, "version": previous["version"] + 1}
+        try:
+            done = c.execute(update(t).where(t.c.id == previous["id"],
+                                             t.c.version == previous["version"]).values(values))
+        except IntegrityError as exc:
+            raise self._integrity(rt, exc) from None
+        if done.rowcount != 1:
+            raise StaleVersion(f"{rt.name} {previous['id']} was changed by someone else; reload it")
+        record.update(values)
+        tracked = [k for k in changed if k in SYSTEM_FIELDS or (
+            rt.obj.has_field(k) and rt.obj.field(k).track_history)]
+        if rt.obj.track_history:
+            self._history_rows(c, [{"object": rt.name, "record_id": previous["id"], "action": action,
+                                    "field": k, "old_value": _history_value(previous.get(k)),
+                                    "new_value": _history_value(record.get(k)),
+                                    "user_id": actor.id, "at": when} for k in tracked])
+        if set(changed) & rt.rollup_inputs:
+            self._rollups_for(c, rt, [record], [previous])
+        if rt.dependents:
+            self._refresh_dependents(c, rt, record["id"], set(changed), actor)
+        self._hook("record_after_save", object_name=rt.name, record=record, previous=previous,
+                   user=actor, connection=c)
+        self._after_commit(c, rt.name, record, previous, actor)
+        return record
+
+    # -- delete ---------------------------------------------------------------------------
+
+    def delete(self, object_name: str, rid: Any, actor: Actor = SYSTEM,
+               conn: Connection | None = None) -> dict[str, Any]:
+        rt = self.runtime(object_name)
+        rid = _record_id(rid)
+        with self._tx(conn) as c:
+            t = rt.table
+            row = c.execute(select(t).where(t.c.id == rid)).first()
+            if row is None:
+                raise NotFound(f"no {object_name} with id {rid}")
+            record = dict(row._mapping)
+            self._hook("record_before_delete", object_name=rt.name, record=record, user=actor)
+            for child, link in self.ws.meta.children_of(rt.name):
+                if link.delete_rule != "restrict":
+                    continue
+                ct = self.ws.table(child.name)
+                n = c.scalar(select(func.count()).select_from(ct).where(ct.c[link.name] == rid))
+                if n:
+                    raise Conflict(f"cannot delete {rt.name} {rid}: {n} {child.display_plural()} "
+                                   f"still refer to it through '{link.name}'")
+            try:
+                c.execute(delete(t).where(t.c.id == rid))
+            except IntegrityError as exc:
+                raise self._integrity(rt, exc) from None
+            self._history_rows(c, [{"object": rt.name, "record_id": rid, "action": "delete",
+                                    "field": None, "old_value": _history_value(
+                                        {k: to_json(v) for k, v in record.items()}),
+                                    "new_value": None, "user_id": actor.id, "at": now_utc()}])
+            self._rollups_for(c, rt, [], [record])
+            self._hook("record_after_delete", object_name=rt.name, record=record, user=actor)
+            return record
+
+    # -- rollups and dependents ----------------------------------------------------------------
+
+    def _rollups_for(self, c: Connection, rt: ObjectRuntime, records: Sequence[Mapping[str, Any]],
+                     previous: Sequence[Mapping[str, Any]] | None) -> None:
+        """Recompute the parents' rollups that these child rows (before and after) feed."""
+        for r in rt.rollups_up:
+            parents = {x.get(r.relation) for x in records} | \
+                      {x.get(r.relation) for x in (previous or ())}
+            parents.discard(None)
+            if parents:
+                self.recompute_rollup(c, r.parent, r.field, sorted(parents))
+
+    def rollup_expression(self, parent: ObjectDef, f: FieldDef) -> Any:
+        child = self.ws.table(f.source or "")
+        parent_t = self.ws.table(parent.name)
+        child_obj = self.ws.meta.objects[f.source or ""]
+        fn = f.aggregate or "count"
+        col = child.c[f.field] if f.field else child.c.id
+        agg = {"count": func.count(child.c.id), "sum": func.coalesce(func.sum(col), 0),
+               "min": func.min(col), "max": func.max(col), "avg": func.avg(col)}[fn]
+        where = child.c[f.relation] == parent_t.c.id
+        if f.filter:
+            where = and_(where, self.ws.compiler().where(child_obj, conditions(f.filter)))
+        return select(agg).where(where).scalar_subquery()
+
+    def recompute_rollup(self, c: Connection, parent: ObjectDef, f: FieldDef,
+                         ids: Sequence[int] | None = None) -> None:
+        """Set ``f`` on the parents (all, or ``ids``) in SQL, then their formulas."""
+        t = self.ws.table(parent.name)
+        stmt = update(t).values({f.name: self.rollup_expression(parent, f)})
+        chunks = [None] if ids is None else [ids[i:i + 900] for i in range(0, len(ids), 900)]
+        for chunk in chunks:
+            c.execute(stmt if chunk is None else stmt.where(t.c.id.in_(chunk)))
+        prt = self.runtime(parent.name)
+        if any(f.name in formula.names for _f, formula in prt.formulas):
+            self.recompute_formulas(c, parent, ids)
+
+    def recompute_formulas(self, c: Connection, obj: ObjectDef, ids: Sequence[int] | None = None,
+                           only: FieldDef | None = None) -> int:
+        """Recompute stored formula values (of every record, or of ``ids``) in batches."""
+        rt = self.runtime(obj.name)
+        t = rt.table
+        formulas = [f.name for f, _fm in rt.formulas if only is None or f.name == only.name]
+        if not formulas:
+            return 0
+        resolver = _Resolver(self, c)
+        stmt = update(t).where(t.c.id == bindparam("_id")).values(
+            {n: bindparam(f"_v_{n}") for n in formulas})
+        count = 0
+
+        def run(rows: list[dict[str, Any]]) -> None:
+            nonlocal count
+            params = []
+            for record in rows:
+                before = [record.get(n) for n in formulas]
+                self._compute(rt, record, resolver.getter(obj, record), [])
+                if [record.get(n) for n in formulas] != before:
+                    params.append({"_id": record["id"], **{f"_v_{n}": record.get(n) for n in formulas}})
+            if params:
+                c.execute(stmt, params)
+                count += len(params)
+
+        if ids is not None:
+            ids = list(ids)
+            for start in range(0, len(ids), 900):
+                run([dict(r._mapping) for r in c.execute(select(t).where(
+                    t.c.id.in_(ids[start:start + 900])))])
+            return count
+        last = 0
+        while rows := [dict(r._mapping) for r in c.execute(
+                select(t).where(t.c.id > last).order_by(t.c.id).limit(2000))]:
+            last = rows[-1]["id"]
+            run(rows)
+        return count
+
+    def _refresh_dependents(self, c: Connection, rt: ObjectRuntime, rid: int, changed: set[str],
+                            actor: Actor) -> None:
+        """Formulas elsewhere that read this record through a lookup are recomputed."""
+        for dep in rt.dependents:
+            if not dep.reads & changed:
+                continue
+            dt = self.ws.table(dep.obj.name)
+            ids = list(c.scalars(select(dt.c.id).where(dt.c[dep.relation] == rid)))
+            if ids:
+                self.recompute_formulas(c, dep.obj, ids)
+
+    # -- stored-value maintenance for plan steps ------------------------------------------------
+
+    def backfill(self, c: Connection, obj: ObjectDef, f: FieldDef) -> None:
+        if f.type == "formula":
+            self.recompute_formulas(c, obj, only=f)
+        elif f.type == "autonumber":
+            t = self.ws.table(obj.name)
+            ids = list(c.scalars(select(t.c.id).where(t.c[f.name].is_(None)).order_by(t.c.id)))
+            rt = self.runtime(obj.name)
+            if ids:
+                numbers = self._number(c, rt, f, len(ids))
+                c.execute(update(t).where(t.c.id == bindparam("_id"))
+                          .values({f.name: bindparam("_v")}),
+                          [{"_id": i, "_v": n} for i, n in zip(ids, numbers, strict=True)])
+
+
+def _record_id(rid: Any) -> int:
+    try:
+        value = int(rid)
+    except (TypeError, ValueError):
+        raise NotFound(f"no record with id '{str(rid)[:40]}'") from None
+    if value <= 0 or value >= 2**63:
+        raise NotFound(f"no record with id {value}")
+    return value
+
+
+__all__ = ["BulkResult", "RecordService", "to_json"]

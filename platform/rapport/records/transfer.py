@@ -1,0 +1,250 @@
+"""CSV import (through the record service, all or nothing) and CSV/XLSX export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from ..errors import FieldProblem, RapportError, ValidationError
+from ..meta.model import SYSTEM_FIELDS, ObjectDef
+from .actor import SYSTEM, Actor
+from .service import to_json
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+MAX_CELL = 1_000_000
+csv.field_size_limit(MAX_CELL)
+
+
+class ImportError_(RapportError):
+    code = "import_error"
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    rows: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)   # (line, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _header_map(obj: ObjectDef, header: list[str]) -> tuple[dict[int, str], list[str]]:
+    """CSV column index -> field name (by name or label in any locale); unknown columns."""
+    names: dict[str, str] = {}
+    for f in obj.fields:
+        names[f.name.lower()] = f.name
+        if isinstance(f.label, str):
+            names.setdefault(f.label.lower(), f.name)
+        elif f.label:
+            for text in f.label.values():
+                names.setdefault(text.lower(), f.name)
+    names["owner"] = "owner"
+    names["id"] = "id"
+    mapping, unknown = {}, []
+    for i, col in enumerate(header):
+        key = col.strip().lower()
+        if key in names:
+            mapping[i] = names[key]
+        elif key:
+            unknown.append(col)
+    return mapping, unknown
+
+
+def read_csv(path: Path | str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ImportError_(f"{path}: line {line}: not UTF-8 text (byte {exc.start}); save the "
+                           "file as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportError_(f"{path}: the file is empty") from None
+    except csv.Error as exc:
+        raise ImportError_(f"{path}: line 1: {exc}") from None
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield reader.line_num, [f"\x00{exc}"]
+                continue
+            if row:
+                yield reader.line_num, row
+    return header, rows()
+
+
+def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor = SYSTEM,
+               upsert_key: str | None = None, skip_invalid: bool = False,
+               progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import a CSV file. Bad rows are reported by line; nothing is imported when any row
+    is bad, unless ``skip_invalid``."""
+    obj = ws.records.runtime(object_name).obj
+    header, rows = read_csv(path)
+    mapping, unknown = _header_map(obj, header)
+    report = ImportReport()
+    if unknown:
+        report.errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
+    present = set(mapping.values())
+    missing = [f.name for f in obj.fields if f.required and not f.is_computed
+               and f.name not in present and f.default is None and not f.default_formula]
+    if missing:
+        report.errors.append((1, f"missing required column(s): {', '.join(missing)}"))
+    if upsert_key and (not obj.has_field(upsert_key) or upsert_key not in present):
+        report.errors.append((1, f"upsert key '{upsert_key}' is not a column of the file"))
+    if report.errors:
+        return report
+    lines: list[int] = []
+    records: list[dict[str, Any]] = []
+
+    def parsed() -> Iterator[dict[str, Any]]:
+        for line, row in rows:
+            report.rows += 1
+            if row and row[0].startswith("\x00"):
+                report.errors.append((line, f"malformed CSV: {row[0][1:]}"))
+                continue
+            if len(row) != len(header):
+                report.errors.append((line, f"has {len(row)} cells, the header has {len(header)}"))
+                continue
+            lines.append(line)
+            yield {name: row[i] for i, name in mapping.items() if name != "id"}
+
+    if upsert_key:
+        records = list(parsed())
+        _upsert(ws, obj, records, lines, upsert_key, actor, report, skip_invalid, progress)
+        return report
+    with ws.transaction() as conn:
+        result = ws.records.create_many(object_name, parsed(), actor, conn=conn,
+                                        skip_invalid=True, progress=progress)
+        for index, problems in result.errors:
+            report.errors.append((lines[index], _describe(problems)))
+        report.errors.sort()
+        if report.errors and not skip_invalid:
+            conn.info["rapport_rollback"] = True
+            return report
+        report.created = result.created
+    return report
+
+
+def _describe(problems: list[FieldProblem]) -> str:
+    return "; ".join(f"{p.field}: {p.message}" if p.field and p.field not in p.message
+                     else p.message for p in problems)
+
+
+def _upsert(ws: Workspace, obj: ObjectDef, records: list[dict[str, Any]], lines: list[int],
+            key: str, actor: Actor, report: ImportReport, skip_invalid: bool,
+            progress: Callable[[int], None] | None) -> None:
+    t = ws.table(obj.name)
+    f = obj.field(key)
+    with ws.transaction() as conn:
+        creates: list[tuple[int, dict[str, Any]]] = []
+        for i, record in enumerate(records):
+            try:
+                value = ws.types.of(f).coerce(f, record.get(key))
+            except Exception as exc:  # a CoercionError: reported on the row
+                report.errors.append((lines[i], f"{key}: {exc}"))
+                continue
+            existing = conn.scalar(select(t.c.id).where(t.c[key] == value)) \
+                if value is not None else None
+            if existing is None:
+                creates.append((i, record))
+                continue
+            try:
+                ws.records.update(obj.name, existing, record, actor, conn=conn)
+                report.updated += 1
+            except ValidationError as exc:
+                report.errors.append((lines[i], _describe(exc.problems)))
+            if progress:
+                progress(1)
+        result = ws.records.create_many(obj.name, [r for _i, r in creates], actor, conn=conn,
+                                        skip_invalid=True, progress=progress)
+        for index, problems in result.errors:
+            report.errors.append((lines[creates[index][0]], _describe(problems)))
+        report.errors.sort()
+        report.created = result.created
+        if report.errors and not skip_invalid:
+            conn.info["rapport_rollback"] = True
+            report.created = report.updated = 0
+
+
+# -- export ----------------------------------------------------------------------------------
+
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    if isinstance(value, str) and value.startswith(DANGEROUS_START):
+        return "'" + value
+    return value
+
+
+def export_rows(ws: Workspace, object_name: str,
+                fields: list[str] | None = None) -> tuple[list[str], Iterator[list[Any]]]:
+    obj = ws.records.runtime(object_name).obj
+    names = fields or ["id", *obj.field_names, *[s for s in SYSTEM_FIELDS if s != "id"]]
+    header = list(names)  # machine names: an export imports back unchanged
+    t = ws.table(object_name)
+
+    def rows() -> Iterator[list[Any]]:
+        last = 0
+        with ws.read_engine.connect() as conn:
+            while batch := conn.execute(select(t).where(t.c.id > last).order_by(t.c.id)
+                                        .limit(5000)).all():
+                last = batch[-1].id
+                for row in batch:
+                    m = row._mapping
+                    out = []
+                    for n in names:
+                        v = to_json(m[n])
+                        if isinstance(v, list):
+                            v = ";".join(map(str, v))
+                        elif isinstance(v, dict):
+                            import json
+
+                            v = json.dumps(v, ensure_ascii=False)
+                        out.append(safe_cell(v))
+                    yield out
+    return header, rows()
+
+
+def write_csv(header: list[str], rows: Iterator[list[Any]], out: IO[str]) -> int:
+    writer = csv.writer(out)
+    writer.writerow(header)
+    n = 0
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+        n += 1
+    return n
+
+
+def write_xlsx(header: list[str], rows: Iterator[list[Any]], out: IO[bytes],
+               title: str = "export") -> int:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws_ = wb.create_sheet(title[:31])
+    ws_.append(header)
+    n = 0
+    for row in rows:
+        ws_.append(row)
+        n += 1
+    wb.save(out)
+    return n

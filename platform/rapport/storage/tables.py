@@ -1,0 +1,135 @@
+"""SQLAlchemy tables: one per object, built from its definition, plus the system tables."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+from ..fieldtypes import BIGINT, FieldTypes
+from ..meta.model import CHOICE_TYPES, FieldDef, MetadataSet, ObjectDef
+from .types import UTCDateTime
+
+ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
+
+
+def constraint_name(prefix: str, table: str, columns: tuple[str, ...] | list[str]) -> str:
+    """A deterministic name under PostgreSQL's 63-character limit."""
+    name = f"{prefix}_{table}_{'_'.join(columns)}"
+    if len(name) <= 60:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[:51]}_{digest}"
+
+
+def system_tables(md: MetaData) -> None:
+    """The platform's own tables (metadata revisions, history, sequences, credentials...)."""
+    Table("rapport_meta_revision", md,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("created_at", UTCDateTime, nullable=False),
+          Column("author", Text),
+          Column("comment", Text),
+          Column("documents", Text, nullable=False),   # the full definition set, JSON
+          Column("changes", Text, nullable=False))     # the plan applied, JSON
+    Table("rapport_history", md,
+          Column("id", BIGINT, primary_key=True, autoincrement=True),
+          Column("object", Text, nullable=False),
+          Column("record_id", BIGINT, nullable=False),
+          Column("action", Text, nullable=False),      # create, update, delete, stage, approval...
+          Column("field", Text),
+          Column("old_value", Text),                   # JSON
+          Column("new_value", Text),                   # JSON
+          Column("user_id", BIGINT),
+          Column("at", UTCDateTime, nullable=False),
+          Index("ix_rapport_history_record", "object", "record_id", "id"))
+    Table("rapport_sequence", md,
+          Column("object", Text, nullable=False),
+          Column("field", Text, nullable=False),
+          Column("next_value", BIGINT, nullable=False),
+          PrimaryKeyConstraint("object", "field"))
+    Table("rapport_credential", md,
+          Column("user_id", BIGINT, primary_key=True, autoincrement=False),
+          Column("password_hash", Text, nullable=False),
+          Column("changed_at", UTCDateTime, nullable=False))
+    Table("rapport_token", md,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("user_id", BIGINT, nullable=False, index=True),
+          Column("token_hash", Text, nullable=False, unique=True),
+          Column("label", Text),
+          Column("scope", Text, nullable=False, default="read_write"),
+          Column("created_at", UTCDateTime, nullable=False),
+          Column("last_used_at", UTCDateTime),
+          Column("revoked_at", UTCDateTime))
+    Table("rapport_lease", md,
+          Column("name", Text, primary_key=True),
+          Column("holder", Text, nullable=False),
+          Column("expires_at", UTCDateTime, nullable=False))
+
+
+def field_column(obj: ObjectDef, f: FieldDef, types: FieldTypes, meta: MetadataSet) -> Column:
+    kwargs = {}
+    args = []
+    if f.is_relation and f.target in meta.objects:
+        args.append(ForeignKey(f"{f.target}.id", ondelete=ON_DELETE_SQL[f.delete_rule],
+                               name=constraint_name("fk", obj.name, (f.name,))))
+    return Column(f.name, types.column_type(f), *args, nullable=True, **kwargs)
+
+
+def indexed_columns(obj: ObjectDef, f: FieldDef) -> bool:
+    """Fields that get an index of their own: lookups, picklists, unique and indexed fields."""
+    return f.indexed or f.is_relation or f.type in CHOICE_TYPES - {"multi_picklist"} \
+        or f.type == "autonumber"
+
+
+def object_indexes(obj: ObjectDef) -> list[tuple[str, tuple[str, ...], bool]]:
+    """(name, columns, unique) for every index the object's table has."""
+    out: dict[str, tuple[str, tuple[str, ...], bool]] = {}
+    for f in obj.fields:
+        unique = f.unique or f.type == "autonumber"
+        if unique or indexed_columns(obj, f):
+            name = constraint_name("uq" if unique else "ix", obj.name, (f.name,))
+            out[name] = (name, (f.name,), unique)
+    for idx in obj.indexes:
+        name = idx.name or constraint_name("uq" if idx.unique else "ix", obj.name, idx.fields)
+        out[name] = (name, tuple(idx.fields), idx.unique)
+    owner = constraint_name("ix", obj.name, ("owner",))
+    out[owner] = (owner, ("owner",), False)
+    return list(out.values())
+
+
+def object_table(md: MetaData, obj: ObjectDef, types: FieldTypes, meta: MetadataSet) -> Table:
+    user_fk = "user.id" if "user" in meta.objects else None
+    columns = [
+        Column("id", BIGINT, primary_key=True, autoincrement=True),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Column("created_by", BIGINT,
+               *([ForeignKey(user_fk, name=constraint_name("fk", obj.name, ("created_by",)),
+                             ondelete="SET NULL")] if user_fk else [])),
+        Column("owner", BIGINT,
+               *([ForeignKey(user_fk, name=constraint_name("fk", obj.name, ("owner",)),
+                             ondelete="SET NULL")] if user_fk else [])),
+        Column("version", Integer, nullable=False, default=1),
+    ]
+    columns += [field_column(obj, f, types, meta) for f in obj.fields]
+    table = Table(obj.name, md, *columns)
+    for name, cols, unique in object_indexes(obj):
+        Index(name, *[table.c[c] for c in cols], unique=unique)
+    return table
+
+
+def build_metadata(meta: MetadataSet, types: FieldTypes) -> MetaData:
+    md = MetaData()
+    system_tables(md)
+    for obj in meta.objects.values():
+        object_table(md, obj, types, meta)
+    return md

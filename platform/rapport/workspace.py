@@ -1,0 +1,416 @@
+"""The workspace: one database, its metadata and everything built from it.
+
+Nothing here is global: tests build many workspaces in one process, and one server can
+later host several. Metadata is cached per revision; ``refresh()`` picks up a change made
+by another process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, Table, func, insert, inspect, select, text
+
+from .errors import MetadataError, MetaProblem, RapportError
+from .fieldtypes import FieldTypes
+from .formulas import FunctionLibrary, default_library
+from .meta.loader import Document, build, documents_from_json, read_paths
+from .meta.model import MetadataSet, ObjectDef
+from .meta.validate import validate_documents
+from .plugins import plugin_manager
+from .records.query import QueryCompiler
+from .records.runtime import ObjectRuntime, build_runtime
+from .records.service import RecordService
+from .resources import bundled
+from .storage.engine import make_engine, make_read_engine
+from .storage.plan import (
+    Plan,
+    apply_plan,
+    assign_identities,
+    check_allowed,
+    make_plan,
+    sqlite_fk_guard,
+)
+from .storage.tables import build_metadata, object_indexes, system_tables
+
+log = logging.getLogger("rapport")
+
+CONFIG_FILE = "rapport.json"
+DB_FILE = "rapport.db"
+
+
+class WorkspaceError(RapportError):
+    code = "workspace_error"
+
+
+@dataclass
+class _State:
+    """What is built from one metadata revision."""
+
+    meta: MetadataSet
+    documents: dict[tuple[str, str], dict[str, Any]]
+    tables: MetaData
+    runtimes: dict[str, ObjectRuntime] = field(default_factory=dict)
+    compiler: QueryCompiler | None = None
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The workspace directory: RAPPORT_HOME, else ``start`` or the current directory."""
+    if start is None and os.environ.get("RAPPORT_HOME"):
+        return Path(os.environ["RAPPORT_HOME"]).resolve()
+    return Path(start or ".").resolve()
+
+
+class Workspace:
+    def __init__(self, database_url: str, root: Path | None = None,
+                 config: Mapping[str, Any] | None = None, plugin_modules: Iterable[Any] = ()):
+        self.root = root
+        self.config = dict(config or {})
+        self.database_url = database_url
+        self.engine: Engine = make_engine(database_url)
+        read_url = os.environ.get("RAPPORT_READ_DATABASE_URL") or database_url
+        self.read_engine: Engine = make_read_engine(read_url) if database_url.startswith("sqlite") \
+            or read_url != database_url else self.engine
+        dirs = [root / "plugins"] if root else []
+        self.plugins = plugin_manager(dirs, list(plugin_modules),
+                                      entry_points=self.config.get("entry_points", True))
+        extra_types = [t for group in self.plugins.hook.register_field_types() for t in group or ()]
+        self.types = FieldTypes(extra_types)
+        functions: dict[str, Any] = {}
+        for group in self.plugins.hook.register_formula_functions():
+            functions.update(group or {})
+        self.library: FunctionLibrary = default_library().extend(functions) if functions \
+            else default_library()
+        self.records = RecordService(self)
+        self._state: _State | None = None
+        self._lock = threading.Lock()
+        self.plugins.hook.startup(workspace=self)
+
+    # -- opening ----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: str | Path | None = None, database_url: str | None = None,
+             **kwargs: Any) -> Workspace:
+        path = find_root(root)
+        config_path = path / CONFIG_FILE
+        config: dict[str, Any] = {}
+        if config_path.exists():
+            config = json.loads(config_path.read_text("utf-8"))
+        elif database_url is None and not os.environ.get("RAPPORT_DATABASE_URL"):
+            raise WorkspaceError(f"{path} is not a Rapport workspace (no {CONFIG_FILE}); "
+                                 "run 'rapport init' or set RAPPORT_HOME")
+        url = database_url or os.environ.get("RAPPORT_DATABASE_URL") or config.get("database_url") \
+            or f"sqlite:///{path / DB_FILE}"
+        return cls(url, path, config, **kwargs)
+
+    @classmethod
+    def init(cls, root: str | Path | None = None, database_url: str | None = None,
+             **kwargs: Any) -> Workspace:
+        """Create a workspace directory, its database schema and the core objects."""
+        path = find_root(root)
+        path.mkdir(parents=True, exist_ok=True)
+        config_path = path / CONFIG_FILE
+        if config_path.exists():
+            raise WorkspaceError(f"{path} is already a workspace ({CONFIG_FILE} exists)")
+        config = {"secret_key": secrets.token_urlsafe(32), "currency": "USD", "locale": "en"}
+        if database_url:
+            config["database_url"] = database_url
+        config_path.write_text(json.dumps(config, indent=2) + "\n", "utf-8")
+        (path / "plugins").mkdir(exist_ok=True)
+        ws = cls.open(path, database_url, **kwargs)
+        ws.install_schema()
+        return ws
+
+    def install_schema(self) -> Plan | None:
+        """System tables, then the core objects when the workspace has no metadata yet."""
+        md = MetaData()
+        system_tables(md)
+        md.create_all(self.engine)
+        if self.refresh().revision == 0:
+            problems: list[MetaProblem] = []
+            docs = read_paths([bundled("metadata") / "core"], problems)
+            if problems:
+                raise MetadataError(problems)
+            return self.apply(docs, author="system", comment="core objects")
+        return None
+
+    def close(self) -> None:
+        self.plugins.hook.shutdown(workspace=self)
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+    # -- metadata state ---------------------------------------------------------------
+
+    def _latest_revision(self, conn: Connection) -> int:
+        rev = self.table_of("rapport_meta_revision")
+        return int(conn.scalar(select(func.max(rev.c.id))) or 0)
+
+    def refresh(self) -> MetadataSet:
+        """Reload the metadata when another process (or this one) applied a new revision."""
+        with self.read_engine.connect() as conn:
+            try:
+                latest = self._latest_revision(conn)
+            except Exception as exc:  # no system tables yet
+                if "rapport_meta_revision" not in str(exc):
+                    raise
+                latest = 0
+            if self._state is None or self._state.meta.revision != latest:
+                self._load(conn, latest)
+        assert self._state is not None
+        return self._state.meta
+
+    def _load(self, conn: Connection, revision: int) -> None:
+        docs: dict[tuple[str, str], dict[str, Any]] = {}
+        if revision:
+            rev = self.table_of("rapport_meta_revision")
+            raw = conn.scalar(select(rev.c.documents).where(rev.c.id == revision))
+            for item in json.loads(raw):
+                docs[(item["kind"], item["data"]["name"])] = item["data"]
+        meta = _meta_from(docs, revision)
+        with self._lock:
+            self._state = _State(meta, docs, build_metadata(meta, self.types))
+
+    @property
+    def state(self) -> _State:
+        if self._state is None:
+            self.refresh()
+        assert self._state is not None
+        return self._state
+
+    @property
+    def meta(self) -> MetadataSet:
+        return self.state.meta
+
+    def table(self, name: str) -> Table:
+        return self.state.tables.tables[name]
+
+    table_of = staticmethod(lambda name: _SYSTEM.tables[name])
+
+    def runtime(self, object_name: str) -> ObjectRuntime:
+        state = self.state
+        rt = state.runtimes.get(object_name)
+        if rt is None:
+            obj = state.meta.objects[object_name]
+            rt = build_runtime(state.meta, obj, state.tables.tables[object_name], self.library)
+            state.runtimes[object_name] = rt
+        return rt
+
+    def compiler(self) -> QueryCompiler:
+        state = self.state
+        if state.compiler is None:
+            state.compiler = QueryCompiler(state.meta, state.tables.tables, self.types,
+                                           self.engine.dialect.name)
+        return state.compiler
+
+    # -- transactions -----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, foreign_keys: bool = True) -> Iterator[Connection]:
+        """One write transaction; after-commit callbacks run once it has committed."""
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite and not foreign_keys:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin() as tx:
+                    yield conn
+                    if conn.info.pop("rapport_rollback", False):
+                        tx.rollback()
+                        conn.info.pop("rapport_after_commit", None)
+            finally:
+                if sqlite and not foreign_keys:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                callbacks = conn.info.pop("rapport_after_commit", [])
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # the write has happened; a failing after-commit hook is logged
+                log.exception("after-commit hook failed")
+
+    # -- metadata changes ----------------------------------------------------------------
+
+    def validate(self, docs: list[Document], problems: list[MetaProblem] | None = None
+                 ) -> MetadataSet:
+        return validate_documents(docs, self.refresh(), self.library, self.types.names(), problems)
+
+    def documents_from(self, value: Any, source: str = "<request>") -> list[Document]:
+        problems: list[MetaProblem] = []
+        docs = documents_from_json(value, source, problems)
+        if problems:
+            raise MetadataError(problems)
+        return docs
+
+    def plan(self, docs: list[Document]) -> Plan:
+        merged = self.validate(docs)
+        new = assign_identities(self.meta, merged)
+        with self.engine.connect() as conn:
+            return make_plan(conn, self.meta, new, self.types)
+
+    def apply(self, docs: list[Document], allow_data_loss: bool = False, author: str | None = None,
+              comment: str | None = None, remove: Iterable[tuple[str, str]] = ()) -> Plan:
+        """Validate, plan and apply definitions in one transaction; a new revision."""
+        removals = set(remove)
+        merged = self.validate(docs)
+        base = self.meta
+        if removals:
+            merged = _without(merged, removals)
+            problems = _dangling(merged, removals)
+            if problems:
+                raise MetadataError(problems)
+        new = assign_identities(base, merged)
+        with self.transaction(foreign_keys=False) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(741852)"))
+            if self._latest_revision(conn) != base.revision:
+                conn.info["rapport_rollback"] = True
+                raise WorkspaceError("the metadata changed meanwhile; reload and apply again")
+            plan = make_plan(conn, base, new, self.types)
+            check_allowed(plan, allow_data_loss)
+            documents = dict(self.state.documents)
+            for key in removals:
+                documents.pop(key, None)
+            for doc in docs:
+                documents[(doc.kind, doc.name)] = _stamped(doc, new)
+            new_meta = _meta_from(documents, base.revision + 1)
+            # the record service computes backfills against the new definitions
+            self._state = _State(new_meta, documents, build_metadata(new_meta, self.types))
+            try:
+                apply_plan(conn, plan, self.types, self.records.backfill,
+                           lambda c, obj, f: self.records.recompute_rollup(c, obj, f))
+                if conn.dialect.name == "sqlite":
+                    sqlite_fk_guard(conn)
+                rev = self.table_of("rapport_meta_revision")
+                conn.execute(insert(rev).values(
+                    id=base.revision + 1, created_at=datetime.now(UTC), author=author,
+                    comment=comment,
+                    documents=json.dumps([{"kind": k, "data": d} for (k, _n), d
+                                          in sorted(documents.items())], ensure_ascii=False),
+                    changes=json.dumps({"steps": plan.as_dict()["steps"],
+                                        "definitions": [[d.kind, d.name] for d in docs],
+                                        "removed": sorted(removals)}, ensure_ascii=False)))
+            except BaseException:
+                self._state = None
+                raise
+        return plan
+
+    def revisions(self, limit: int = 50) -> list[dict[str, Any]]:
+        rev = self.table_of("rapport_meta_revision")
+        with self.read_engine.connect() as conn:
+            rows = conn.execute(select(rev.c.id, rev.c.created_at, rev.c.author, rev.c.comment,
+                                       rev.c.changes).order_by(rev.c.id.desc()).limit(limit))
+            return [{**dict(r._mapping), "changes": json.loads(r.changes)} for r in rows]
+
+    def export(self, directory: str | Path) -> list[Path]:
+        """Write every definition as a JSON file, one per definition, with its ``$schema``."""
+        out = Path(directory)
+        written = []
+        folders = {"object": "objects", "workflow": "workflows", "approval": "approvals",
+                   "report": "reports", "dashboard": "dashboards"}
+        for (kind, name), data in sorted(self.state.documents.items()):
+            folder = out / folders[kind]
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{name}.json"
+            body = {"$schema": f"https://rapport.dev/schemas/{kind}.schema.json", **data}
+            if "kind" not in body and kind not in {"object"}:
+                body["kind"] = kind
+            path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", "utf-8")
+            written.append(path)
+        return written
+
+    def migrate(self, plan_only: bool = False) -> list[str]:
+        """Bring the database schema in line with the stored metadata: create what is
+        missing (tables, columns, indexes). Returns what was (or would be) done."""
+        md = MetaData()
+        system_tables(md)
+        md.create_all(self.engine)
+        self.refresh()
+        todo: list[str] = []
+        with self.transaction() as conn:
+            insp = inspect(conn)
+            existing = set(insp.get_table_names())
+            for obj in self.meta.objects.values():
+                table = self.table(obj.name)
+                if obj.name not in existing:
+                    todo.append(f"+ create table {obj.name}")
+                    if not plan_only:
+                        table.create(conn)
+                    continue
+                columns = {c["name"] for c in insp.get_columns(obj.name)}
+                for col in table.columns:
+                    if col.name not in columns:
+                        todo.append(f"+ add column {obj.name}.{col.name}")
+                        if not plan_only:
+                            from alembic.operations import Operations
+                            from alembic.runtime.migration import MigrationContext
+
+                            from .storage.plan import _add_column, _copy_column
+
+                            _add_column(conn, Operations(MigrationContext.configure(conn)),
+                                        obj.name, _copy_column(col))
+                indexes = {i["name"] for i in insp.get_indexes(obj.name)}
+                for name, _cols, _unique in object_indexes(obj):
+                    if name not in indexes:
+                        todo.append(f"+ add index {name}")
+                        if not plan_only:
+                            next(i for i in table.indexes if i.name == name).create(conn)
+            if plan_only:
+                conn.info["rapport_rollback"] = True
+        return todo
+
+
+_SYSTEM = MetaData()
+system_tables(_SYSTEM)
+
+
+def _meta_from(documents: Mapping[tuple[str, str], Mapping[str, Any]], revision: int) -> MetadataSet:
+    tables: dict[str, dict[str, Any]] = {k: {} for k in
+                                         ("object", "workflow", "approval", "report", "dashboard")}
+    for (kind, name), data in documents.items():
+        tables[kind][name] = build(Document(kind, data))
+    return MetadataSet(tables["object"], tables["workflow"], tables["approval"], tables["report"],
+                       tables["dashboard"], revision)
+
+
+def _stamped(doc: Document, new: MetadataSet) -> dict[str, Any]:
+    """The document as stored: ids filled in, ``$schema`` and ``renamed_from`` dropped."""
+    data = {k: v for k, v in doc.data.items() if k != "$schema"}
+    if doc.kind == "object":
+        obj: ObjectDef = new.objects[doc.name]
+        data["id"] = obj.id
+        data["fields"] = [{**{k: v for k, v in raw.items() if k != "renamed_from"}, "id": f.id}
+                          for raw, f in zip(doc.data["fields"], obj.fields, strict=True)]
+    return data
+
+
+def _without(meta: MetadataSet, removals: set[tuple[str, str]]) -> MetadataSet:
+    tables = {k: {n: d for n, d in meta.of_kind(k).items() if (k, n) not in removals}
+              for k in ("object", "workflow", "approval", "report", "dashboard")}
+    return MetadataSet(tables["object"], tables["workflow"], tables["approval"], tables["report"],
+                       tables["dashboard"], meta.revision)
+
+
+def _dangling(meta: MetadataSet, removals: set[tuple[str, str]]) -> list[MetaProblem]:
+    gone = {n for k, n in removals if k == "object"}
+    problems = []
+    for obj in meta.objects.values():
+        for f in obj.fields:
+            if (f.is_relation and f.target in gone) or (f.type == "rollup" and f.source in gone):
+                problems.append(MetaProblem(f"object/{obj.name}", f"/fields/{f.name}",
+                                            f"refers to '{f.target or f.source}', which would be removed"))
+    for kind in ("workflow", "approval", "report"):
+        for d in meta.of_kind(kind).values():
+            if d.data.get("object") in gone:
+                problems.append(MetaProblem(f"{kind}/{d.name}", "/object",
+                                            f"runs on '{d.data['object']}', which would be removed"))
+    return problems
