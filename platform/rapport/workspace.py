@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table, func, insert, inspec
 from .errors import MetadataError, MetaProblem, RapportError
 from .fieldtypes import FieldTypes
 from .formulas import FunctionLibrary, default_library
-from .meta.loader import Document, build, documents_from_json, read_paths
+from .meta.loader import Document, build, documents_from_json, fold_extensions, read_paths
 from .meta.model import MetadataSet, ObjectDef
 from .meta.validate import validate_documents
 from .plugins import plugin_manager
@@ -242,7 +242,10 @@ class Workspace:
 
     def validate(self, docs: list[Document], problems: list[MetaProblem] | None = None
                  ) -> MetadataSet:
-        return validate_documents(docs, self.refresh(), self.library, self.types.names(), problems)
+        problems = list(problems or ())
+        meta = self.refresh()
+        docs = fold_extensions(docs, self.state.documents, problems)
+        return validate_documents(docs, meta, self.library, self.types.names(), problems)
 
     def documents_from(self, value: Any, source: str = "<request>") -> list[Document]:
         problems: list[MetaProblem] = []
@@ -262,6 +265,7 @@ class Workspace:
         """Validate, plan and apply definitions in one transaction; a new revision."""
         removals = set(remove)
         merged = self.validate(docs)
+        docs = fold_extensions(docs, self.state.documents, [])
         base = self.meta
         if removals:
             merged = _without(merged, removals)

@@ -41,8 +41,8 @@ def detect_kind(data: Mapping[str, Any]) -> str | None:
     kind = data.get("kind")
     if isinstance(kind, str):
         return kind if kind in KINDS else None
-    if "fields" in data and "object" not in data:
-        return "object"
+    if "fields" in data:
+        return "extension" if "object" in data else "object"
     if "stages" in data:
         return "workflow"
     if "steps" in data:
@@ -173,3 +173,38 @@ def build(doc: Document) -> ObjectDef | Definition:
     if doc.kind == "object":
         return build_object(doc.data)
     return Definition(doc.kind, doc.data["name"], doc.data)
+
+
+def fold_extensions(docs: list[Document], stored: Mapping[tuple[str, str], Mapping[str, Any]],
+                    problems: list[MetaProblem]) -> list[Document]:
+    """Turn extension documents ({"object", "fields"}: fields added to an existing object)
+    into the extended object's document, so everything downstream sees plain objects."""
+    out = [d for d in docs if d.kind != "extension"]
+    by_name = {d.name: i for i, d in enumerate(out) if d.kind == "object"}
+    for ext in (d for d in docs if d.kind == "extension"):
+        target = ext.data.get("object")
+        if target in by_name:
+            base_doc = out[by_name[target]]
+            base, source, pointer = base_doc.data, base_doc.source, base_doc.pointer
+        elif ("object", target) in stored:
+            base, source, pointer = stored[("object", target)], ext.source, ext.pointer
+        else:
+            problems.append(MetaProblem(ext.source, ext.pointer + "/object",
+                                        f"extends unknown object '{target}'"))
+            continue
+        added = {f.get("name") for f in ext.data.get("fields", ()) if isinstance(f, dict)}
+        merged = dict(base)
+        merged["fields"] = [f for f in base.get("fields", ()) if f.get("name") not in added] + \
+            list(ext.data.get("fields", ()))
+        if ext.data.get("validation_rules"):
+            rules = {r.get("name") for r in ext.data["validation_rules"]}
+            merged["validation_rules"] = [r for r in base.get("validation_rules", ())
+                                          if r.get("name") not in rules] + \
+                list(ext.data["validation_rules"])
+        doc = Document("object", merged, source, pointer)
+        if target in by_name:
+            out[by_name[target]] = doc
+        else:
+            by_name[target] = len(out)
+            out.append(doc)
+    return out

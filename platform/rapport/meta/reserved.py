@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
 SQL_RESERVED = frozenset(["all", "alter", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "between", "binary", "both", "case", "cast", "check", "collate", "column", "concurrently", "constraint", "create", "cross", "current_catalog", "current_date", "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do", "drop", "else", "end", "except", "exists", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group", "having", "ilike", "in", "index", "initially", "inner", "insert", "intersect", "into", "is", "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime", "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or", "order", "outer", "overlaps", "placing", "primary", "references", "returning", "right", "select", "session_user", "similar", "some", "symmetric", "table", "tablesample", "then", "to", "trailing", "true", "union", "unique", "update", "using", "values", "variadic", "verbose", "when", "where", "window", "with", "rowid", "oid"])
 
 #: Names of objects our runtime, API or screens use for themselves.
@@ -16,6 +20,8 @@ SYSTEM_TABLE_PREFIX = "rapport_"
 
 def reserved_reason(name: str, *, is_field: bool = False) -> str | None:
     """Why ``name`` cannot be used, or None when it can."""
+    if not NAME.fullmatch(name):
+        return f"'{name!r}' is not a valid name (lowercase letters, digits and _, starting with a letter)"
     if name in SQL_RESERVED:
         return f"'{name}' is an SQL reserved word"
     if name in (PLATFORM_FIELD_NAMES if is_field else PLATFORM_OBJECT_NAMES):

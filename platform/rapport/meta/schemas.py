@@ -63,7 +63,9 @@ def schema_problems(kind: str, data: Mapping[str, Any], source: str,
             continue
         seen.add(where)
         message = best.message
-        if best.validator == "additionalProperties":
+        if best.validator == "not" and isinstance(best.schema, dict) and best.schema.get("description"):
+            message = best.schema["description"]
+        elif best.validator == "additionalProperties":
             message = message.replace("Additional properties are not allowed",
                                       "unknown key").replace("were unexpected", "").strip()
         problems.append(MetaProblem(source, where, message))

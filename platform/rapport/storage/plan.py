@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Connection, ForeignKey, Index, MetaData, Table, func, select
+from sqlalchemy import Column, Connection, ForeignKey, Index, Integer, MetaData, Table, func, select
 from sqlalchemy.schema import CreateColumn
 
 from ..errors import DataLossRefused, RapportError
@@ -204,6 +204,13 @@ def make_plan(conn: Connection | None, old: MetadataSet, new: MetadataSet,
     return plan
 
 
+def _typed(table: str, column: str, types: FieldTypes, f: FieldDef) -> Table:
+    """The table's id and one column, read through the field's own type (not the
+    database's generic one: a currency on SQLite is a REAL that reads back as Decimal)."""
+    return Table(table, MetaData(), Column("id", Integer, primary_key=True),
+                 Column(column, types.column_type(f)))
+
+
 def _reflect(conn: Connection, name: str) -> Table:
     return Table(name, MetaData(), autoload_with=conn)
 
@@ -226,7 +233,7 @@ def _measure(conn: Connection, plan: Plan, types: FieldTypes) -> None:
                 step.destructive = True
                 step.detail = f"{n:,} records would be lost"
         elif step.action == "retype_column" and not step.blocked and step.old and step.new:
-            t = _reflect(conn, step.object)
+            t = _typed(step.object, step.old.name, types, step.old)
             bad = 0
             example = None
             convert = _converter(types, step.new)
@@ -359,7 +366,7 @@ def _retype(conn: Connection, ops: Operations, md: MetaData, step: Step, types: 
     temp = f"{new_name}__retype"
     target = md.tables[table_name].c[new_name]
     _add_column(conn, ops, table_name, Column(temp, target.type, nullable=True))
-    t = _reflect(conn, table_name)
+    t = _typed(table_name, old_name, types, step.old)
     convert = _converter(types, step.new)
     rows = conn.execute(select(t.c.id, t.c[old_name]).where(t.c[old_name].is_not(None))).all()
     # the reflected temp column has the database's generic type: bind through the target's
