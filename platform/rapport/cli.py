@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -233,6 +234,70 @@ def export(ctx: click.Context, object_name: str, fmt: str, output: str | None) -
             click.echo(f"{n} records written to {output}", err=True)
         else:
             write_csv(header, rows, sys.stdout)
+
+
+def _serve(ws: Any, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    if workers > 1:
+        # each worker process opens the workspace itself (the app factory reads the env)
+        os.environ["RAPPORT_HOME"] = str(ws.root)
+        os.environ["RAPPORT_DATABASE_URL"] = ws.database_url
+        ws.close()
+        uvicorn.run("rapport.web.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="info", proxy_headers=True)
+        return
+    from .web.app import create_app
+
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (they share nothing but the database).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the screens and the REST API."""
+    with _errors():
+        ws = _workspace(ctx)
+        click.echo(f"Rapport on http://{host}:{port}/ (workspace {ws.root})", err=True)
+        _serve(ws, host, port, workers)
+
+
+DEMO_ADMIN = ("admin@example.com", "rapport-demo")
+
+
+@main.command()
+@click.argument("directory", required=False, default="rapport-demo",
+                type=click.Path(file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Create the workspace and its data, then stop.")
+def demo(directory: str, host: str, port: int, no_serve: bool) -> None:
+    """A workspace with sample data (created on first run), then serve it."""
+    from .auth.users import actor_of, create_user, find_user
+    from .demo import seed
+    from .workspace import CONFIG_FILE, Workspace
+
+    with _errors():
+        root = Path(directory).resolve()
+        if (root / CONFIG_FILE).exists():
+            ws = Workspace.open(root)
+            click.echo(f"using the demo workspace in {root}", err=True)
+        else:
+            ws = Workspace.init(root)
+            admin = create_user(ws, DEMO_ADMIN[0], "admin", DEMO_ADMIN[1], "Ada Admin")
+            with _progress("sample data", None) as advance:
+                counts = seed(ws, actor_of(admin), progress=advance)
+            click.echo("sample data: " + ", ".join(f"{n} {k}" for k, n in counts.items()), err=True)
+        if find_user(ws, DEMO_ADMIN[0]) is None:
+            create_user(ws, DEMO_ADMIN[0], "admin", DEMO_ADMIN[1], "Ada Admin")
+        click.echo(f"open http://{host}:{port}/ and log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}",
+                   err=True)
+        if not no_serve:
+            _serve(ws, host, port, 1)
 
 
 @main.group()

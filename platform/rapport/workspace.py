@@ -254,8 +254,12 @@ class Workspace:
             raise MetadataError(problems)
         return docs
 
-    def plan(self, docs: list[Document]) -> Plan:
+    def plan(self, docs: list[Document], remove: Iterable[tuple[str, str]] = ()) -> Plan:
+        """What ``apply`` would do, without changing anything."""
         merged = self.validate(docs)
+        removals = set(remove)
+        if removals:
+            merged = _without(merged, removals)
         new = assign_identities(self.meta, merged)
         with self.engine.connect() as conn:
             return make_plan(conn, self.meta, new, self.types)

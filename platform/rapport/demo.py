@@ -1,0 +1,123 @@
+"""Coherent sample data for a demo workspace, saved through the record service."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .auth.users import create_user
+from .records.actor import Actor
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+COMPANIES = [
+    ("Acme Robotics", "manufacturing", "Shenzhen", "China"), ("Northwind Foods", "retail", "Seattle", "USA"),
+    ("Blue River Energy", "energy", "Calgary", "Canada"), ("Helios Clinics", "healthcare", "Lyon", "France"),
+    ("Summit Capital", "finance", "London", "UK"), ("Lakeside College", "education", "Boston", "USA"),
+    ("Quantum Parts", "manufacturing", "Stuttgart", "Germany"), ("杭州云帆科技", "technology", "Hangzhou", "China"),
+    ("Greenfield Farms", "agriculture", "Des Moines", "USA"), ("Orbit Logistics", "services", "Rotterdam", "Netherlands"),
+    ("上海明德医疗", "healthcare", "Shanghai", "China"), ("Vertex Software", "technology", "Austin", "USA"),
+    ("Atlas Steel", "manufacturing", "Pittsburgh", "USA"), ("Maple Credit Union", "finance", "Toronto", "Canada"),
+    ("Sakura Retail", "retail", "Osaka", "Japan"), ("City of Riverton", "government", "Riverton", "USA"),
+]
+FIRST = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Gao", "Hana", "Ivan", "Jun", "Kofi", "Lena",
+         "Mei", "Noah", "Olga", "Priya", "Rui", "Sara", "Tom", "Wei"]
+LAST = ["Garcia", "Li", "Smith", "Wang", "Müller", "Kim", "Okafor", "Rossi", "Zhang", "Patel", "Novak",
+        "Chen", "Dubois", "Tanaka"]
+TITLES = ["CEO", "CFO", "Head of Purchasing", "IT Director", "Operations Manager", "Buyer"]
+STAGES = [("prospecting", 10), ("qualification", 20), ("proposal", 50), ("negotiation", 70),
+          ("closed_won", 100), ("closed_lost", 0)]
+PRODUCTS = [("Sensor kit", "SK-100", "hardware", 480), ("Analytics suite", "AN-200", "software", 12000),
+            ("Onboarding", "SV-010", "service", 3500), ("Support plan", "SP-300", "subscription", 2400),
+            ("Gateway", "GW-500", "hardware", 1900)]
+
+
+def seed(ws: Workspace, admin: Actor, scale: int = 1,
+         progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Users, accounts, contacts, a pipeline of opportunities in every stage, activities,
+    products and quotes. Deterministic: the same data every time."""
+    rnd = random.Random(7)
+    today = datetime.now(UTC).date()
+    counts: dict[str, int] = {}
+
+    def made(kind: str) -> None:
+        counts[kind] = counts.get(kind, 0) + 1
+        if progress:
+            progress(1)
+
+    manager = create_user(ws, "maria@example.com", "manager", "rapport-demo", "Maria Manager")
+    reps = [create_user(ws, f"{n.lower()}@example.com", "member", "rapport-demo", f"{n} Seller")
+            for n in ("Sam", "Lin")]
+    owners = [admin.id, manager["id"], *(r["id"] for r in reps)]
+    products = []
+    for name, code, family, price in PRODUCTS:
+        products.append(ws.records.create("product", {"name": name, "code": code, "family": family,
+                                                      "unit_price": price}, admin))
+        made("product")
+    for _ in range(scale):
+        for name, industry, city, country in COMPANIES:
+            owner = rnd.choice(owners)
+            account = ws.records.create("account", {
+                "name": name if scale == 1 else f"{name} {counts.get('account', 0) + 1}",
+                "industry": industry, "type": rnd.choice(["customer", "prospect", "partner"]),
+                "billing_city": city, "billing_country": country,
+                "annual_revenue": rnd.randrange(1, 500) * 100_000,
+                "employees": rnd.randrange(10, 5000), "owner": owner}, admin)
+            made("account")
+            contacts = []
+            for _c in range(rnd.randrange(1, 4)):
+                first, last = rnd.choice(FIRST), rnd.choice(LAST)
+                contacts.append(ws.records.create("contact", {
+                    "first_name": first, "last_name": last, "title": rnd.choice(TITLES),
+                    "email": f"{first}.{last}@example.com".lower().replace("ü", "u"),
+                    "account": account["id"], "owner": owner}, admin))
+                made("contact")
+            for _o in range(rnd.randrange(1, 4)):
+                _opportunity(ws, admin, rnd, account, contacts, owner, products, today)
+                made("opportunity")
+    for i in range(8):
+        ws.records.create("lead", {
+            "first_name": rnd.choice(FIRST), "last_name": rnd.choice(LAST),
+            "company": f"Prospect {i + 1} Ltd", "source": rnd.choice(["web", "event", "referral"]),
+            "status": rnd.choice(["new", "working"]), "rating": rnd.choice(["hot", "warm", "cold"]),
+            "estimated_value": rnd.randrange(5, 80) * 1000, "owner": rnd.choice(owners)}, admin)
+        made("lead")
+    return counts
+
+
+def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[str, Any],
+                 contacts: list[dict[str, Any]], owner: int | None, products: list[dict[str, Any]],
+                 today: date) -> None:
+    stage, probability = rnd.choice(STAGES)
+    amount = Decimal(rnd.randrange(20, 900) * 250)
+    closed = stage.startswith("closed")
+    close = today + timedelta(days=rnd.randrange(-90, -1) if closed else rnd.randrange(7, 150))
+    opp = ws.records.create("opportunity", {
+        "name": f"{account['name']} — {rnd.choice(['expansion', 'pilot', 'renewal', 'rollout'])}",
+        "account": account["id"], "amount": amount, "stage": stage, "probability": probability,
+        "close_date": close, "type": rnd.choice(["new_business", "upsell", "renewal"]),
+        "source": rnd.choice(["web", "referral", "event", "partner"]),
+        "next_step": None if closed else rnd.choice(["Send proposal", "Demo", "Call CFO", "Legal review"]),
+        "owner": owner}, admin)
+    contact = rnd.choice(contacts)
+    start = datetime.combine(today + timedelta(days=rnd.randrange(-20, 20)),
+                             datetime.min.time(), UTC) + timedelta(hours=rnd.randrange(8, 17))
+    ws.records.create("activity", {
+        "subject": rnd.choice(["Discovery call", "Demo", "Pricing discussion", "Follow-up"]),
+        "kind": rnd.choice(["call", "meeting", "task"]), "status": "done" if start.date() < today else "open",
+        "start_at": start, "end_at": start + timedelta(minutes=45), "due_date": start.date(),
+        "related_object": "opportunity", "related_id": opp["id"], "account": account["id"],
+        "contact": contact["id"], "opportunity": opp["id"], "owner": owner}, admin)
+    if stage in {"proposal", "negotiation", "closed_won"}:
+        quote = ws.records.create("quote", {
+            "name": f"Quote for {opp['name']}"[:200], "opportunity": opp["id"], "account": account["id"],
+            "status": "sent" if stage != "closed_won" else "accepted",
+            "discount": rnd.choice([0, 5, 10]), "owner": owner}, admin)
+        for product in rnd.sample(products, 2):
+            ws.records.create("quote_line", {
+                "quote": quote["id"], "product": product["id"], "quantity": rnd.randrange(1, 20),
+                "unit_price": product["unit_price"]}, admin)

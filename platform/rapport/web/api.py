@@ -1,0 +1,237 @@
+"""The REST API under /api/v1: records, history and metadata, as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import FieldProblem, NotFound, PermissionDenied, RapportError, ValidationError
+from ..records.actor import Actor
+from ..records.query import MAX_LIMIT, And, Cond, Query, parse_sort
+from ..records.service import to_json
+from ..workspace import Workspace
+
+MAX_BODY = 20 * 1024 * 1024
+FILTER_KEY = re.compile(r"^filter\[([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)?)\](?:\[([a-z_]+)\])?$")
+
+
+class BadRequest(RapportError):
+    status = 400
+    code = "bad_request"
+
+
+class TooLarge(RapportError):
+    status = 413
+    code = "too_large"
+
+
+def record_json(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: to_json(v) for k, v in record.items()}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
+def parse_query(params: Any) -> Query:
+    """``filter[f]=v``, ``filter[f][op]=v``, ``q``, ``sort``, ``limit``, ``cursor``."""
+    conds = []
+    for key, value in params.multi_items():
+        if not key.startswith("filter"):
+            continue
+        m = FILTER_KEY.match(key)
+        if m is None:
+            raise ValidationError([FieldProblem(key[:80], "invalid_query",
+                                                "filters look like filter[field]=value or "
+                                                "filter[field][op]=value")])
+        op = m.group(2) or "eq"
+        if op in {"is_blank", "is_not_blank"}:
+            if value.lower() in {"0", "false"}:
+                op = "is_not_blank" if op == "is_blank" else "is_blank"
+            value = None
+        conds.append(Cond(m.group(1), op, value))
+    limit_text = params.get("limit", "50")
+    try:
+        limit = int(limit_text)
+    except ValueError:
+        limit = -1
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError([FieldProblem("limit", "invalid_query",
+                                            f"limit must be a whole number from 1 to {MAX_LIMIT}")])
+    return Query(filter=And(tuple(conds)) if conds else None, search=params.get("q") or None,
+                 sort=parse_sort(params.get("sort")), limit=limit,
+                 cursor=params.get("cursor") or None)
+
+
+async def read_json(request: Request) -> Any:
+    size = int(request.headers.get("content-length") or 0)
+    if size > MAX_BODY:
+        raise TooLarge(f"the request body is larger than {MAX_BODY // 1024 // 1024} MB")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise TooLarge(f"the request body is larger than {MAX_BODY // 1024 // 1024} MB")
+    try:
+        return json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object")
+    return data
+
+
+class Api:
+    def __init__(self, ws: Workspace, authenticate: Callable[..., Any]):
+        self.ws = ws
+        self.authenticate = authenticate
+
+    async def actor(self, request: Request) -> Actor:
+        actor = await self.authenticate(request, api=True)
+        await run_in_threadpool(self.ws.refresh)
+        return actor
+
+    def _object(self, request: Request) -> str:
+        name = request.path_params["object"]
+        if name not in self.ws.meta.objects:
+            raise NotFound(f"no object named '{name[:60]}'")
+        return name
+
+    # -- records --------------------------------------------------------------------
+
+    async def list_records(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        query = parse_query(request.query_params)
+        page = await run_in_threadpool(self.ws.records.query, name, query, actor)
+        return _json({"data": [record_json(r) for r in page.data], "next_cursor": page.next_cursor})
+
+    async def count_records(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        query = parse_query(request.query_params)
+        n = await run_in_threadpool(self.ws.records.count, name, query, actor)
+        return _json({"count": n})
+
+    async def create_record(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        values = await read_object(request)
+        record = await run_in_threadpool(self.ws.records.create, name, values, actor)
+        return _json(record_json(record), 201, {
+            "Location": f"/api/v1/records/{name}/{record['id']}", "ETag": f'"{record["version"]}"'})
+
+    async def get_record(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        record = await run_in_threadpool(self.ws.records.get, name, request.path_params["id"], actor)
+        return _json(record_json(record), headers={"ETag": f'"{record["version"]}"'})
+
+    async def update_record(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        changes = await read_object(request)
+        expected = _if_match(request)
+        record = await run_in_threadpool(self.ws.records.update, name, request.path_params["id"],
+                                         changes, actor, expected)
+        return _json(record_json(record), headers={"ETag": f'"{record["version"]}"'})
+
+    async def delete_record(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        await run_in_threadpool(self.ws.records.delete, name, request.path_params["id"], actor)
+        return Response(status_code=204)
+
+    async def history(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        await run_in_threadpool(self.ws.records.get, name, request.path_params["id"], actor)
+        rows = await run_in_threadpool(self.ws.records.history, name, request.path_params["id"])
+        return _json({"data": [record_json(r) for r in rows]})
+
+    # -- metadata ---------------------------------------------------------------------
+
+    async def list_objects(self, request: Request) -> Response:
+        await self.actor(request)
+        docs = self.ws.state.documents
+        return _json({"data": [dict(d) for (k, _n), d in sorted(docs.items()) if k == "object"]})
+
+    async def get_object(self, request: Request) -> Response:
+        await self.actor(request)
+        name = self._object(request)
+        return _json(dict(self.ws.state.documents[("object", name)]))
+
+    def _admin(self, actor: Actor) -> None:
+        if not actor.is_admin:
+            raise PermissionDenied("only admins change the metadata")
+
+    async def put_object(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        self._admin(actor)
+        name = request.path_params["object"]
+        data = await read_object(request)
+        data.setdefault("name", name)
+        if data["name"] != name:
+            raise ValidationError("the body's name differs from the URL's", field="name")
+        data.pop("kind", None)
+        docs = self.ws.documents_from({**data, "kind": "object"}, f"object/{name}")
+        return await self._change(request, actor, docs, [])
+
+    async def delete_object(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        self._admin(actor)
+        name = self._object(request)
+        return await self._change(request, actor, [], [("object", name)])
+
+    async def _change(self, request: Request, actor: Actor, docs: list[Any],
+                      remove: list[tuple[str, str]]) -> Response:
+        params = request.query_params
+        allow = params.get("allow_data_loss") in {"1", "true"}
+        if params.get("plan") in {"1", "true"}:
+            plan = await run_in_threadpool(self.ws.plan, docs, remove)
+            return _json({"applied": False, "plan": plan.as_dict()})
+        plan = await run_in_threadpool(lambda: self.ws.apply(
+            docs, allow_data_loss=allow, author=actor.email, remove=remove))
+        return _json({"applied": True, "revision": self.ws.meta.revision, "plan": plan.as_dict()})
+
+    async def openapi(self, request: Request) -> Response:
+        await self.actor(request)
+        from .openapi import openapi_spec
+
+        return _json(openapi_spec(self.ws))
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/meta/objects", self.list_objects, methods=["GET"]),
+            Route("/meta/objects/{object}", self.get_object, methods=["GET"]),
+            Route("/meta/objects/{object}", self.put_object, methods=["PUT"]),
+            Route("/meta/objects/{object}", self.delete_object, methods=["DELETE"]),
+            Route("/records/{object}", self.list_records, methods=["GET"]),
+            Route("/records/{object}", self.create_record, methods=["POST"]),
+            Route("/records/{object}/count", self.count_records, methods=["GET"]),
+            Route("/records/{object}/{id:int}", self.get_record, methods=["GET"]),
+            Route("/records/{object}/{id:int}", self.update_record, methods=["PATCH"]),
+            Route("/records/{object}/{id:int}", self.delete_record, methods=["DELETE"]),
+            Route("/records/{object}/{id:int}/history", self.history, methods=["GET"]),
+        ]
+
+
+def _if_match(request: Request) -> int | None:
+    header = request.headers.get("if-match")
+    if not header or header.strip() == "*":
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 12:
+        raise ValidationError([FieldProblem("If-Match", "invalid_header",
+                                            "If-Match must be the record's version number")])
+    return int(text)

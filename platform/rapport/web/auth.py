@@ -1,0 +1,98 @@
+"""Who is asking: a Bearer token (API) or the signed session cookie (screens), and the
+CSRF check every state-changing cookie-authenticated request passes."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from ..auth.users import actor_for_token, actor_of
+from ..errors import NotFound, PermissionDenied, RapportError
+from ..records.actor import Actor
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_CACHE_SECONDS = 5.0
+
+
+class Unauthenticated(RapportError):
+    status = 401
+    code = "unauthenticated"
+
+
+class CSRFRefused(RapportError):
+    status = 403
+    code = "csrf"
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (created on first use)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request, form_token: str | None = None) -> None:
+    expected = request.session.get("csrf")
+    given = request.headers.get("x-csrf-token") or form_token
+    if not expected or not given or not hmac.compare_digest(str(expected), str(given)):
+        raise CSRFRefused("the form has expired or did not come from this site; reload and try again")
+
+
+class Authenticator:
+    """Resolves the actor of a request; token look-ups are cached for a few seconds."""
+
+    def __init__(self, ws: Any):
+        self.ws = ws
+        self._tokens: dict[str, tuple[float, Actor, str]] = {}
+
+    def _token(self, token: str) -> tuple[Actor, str] | None:
+        hit = self._tokens.get(token)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1], hit[2]
+        found = actor_for_token(self.ws, token)
+        if found is None:
+            self._tokens.pop(token, None)
+            return None
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[token] = (now + TOKEN_CACHE_SECONDS, *found)
+        return found
+
+    def _session_user(self, user_id: Any) -> Actor | None:
+        try:
+            user = self.ws.records.get("user", user_id)
+        except NotFound:
+            return None
+        if not user.get("active", True):
+            return None
+        return actor_of(user)
+
+    async def actor(self, request: Request, *, api: bool) -> Actor:
+        """The acting user, or Unauthenticated. Cookie-authenticated writes need CSRF."""
+        if "actor" in request.scope:
+            return request.scope["actor"]
+        header = request.headers.get("authorization", "")
+        if header[:7].lower() == "bearer ":
+            found = await run_in_threadpool(self._token, header[7:].strip())
+            if found is None:
+                raise Unauthenticated("invalid or revoked API token")
+            actor, scope = found
+            if scope == "read" and request.method not in SAFE_METHODS:
+                raise PermissionDenied("this API token can only read")
+        else:
+            user_id = request.session.get("user_id") if "session" in request.scope else None
+            actor = await run_in_threadpool(self._session_user, user_id) if user_id else None
+            if actor is None:
+                raise Unauthenticated("log in, or send Authorization: Bearer <token>")
+            if request.method not in SAFE_METHODS and api:
+                await check_csrf(request)
+        request.scope["actor"] = actor
+        return actor

@@ -1,0 +1,38 @@
+"""Interface text in the user's language (ui/i18n/<locale>.json); labels of metadata come
+from the definitions themselves."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from ..resources import bundled
+
+LOCALES = {"en": "English", "zh-CN": "简体中文"}
+DEFAULT_LOCALE = "en"
+
+
+@cache
+def catalog(locale: str) -> dict[str, str]:
+    path = bundled("ui") / "i18n" / f"{locale}.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text("utf-8"))
+
+
+def translate(locale: str, key: str, **values: Any) -> str:
+    text = catalog(locale).get(key) or catalog(DEFAULT_LOCALE).get(key) or key
+    return text.format(**values) if values else text
+
+
+def pick_locale(requested: str | None, accept_language: str = "") -> str:
+    if requested in LOCALES:
+        return requested
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip()
+        if tag.lower().startswith("zh"):
+            return "zh-CN"
+        if tag.lower().startswith("en"):
+            return "en"
+    return DEFAULT_LOCALE

@@ -1,0 +1,212 @@
+"""OpenAPI 3.1 for the REST API, generated from the workspace's metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+from ..meta.model import FieldDef, ObjectDef, label_text
+from ..records.query import MAX_LIMIT
+
+ERRORS = {"400": "Malformed request", "401": "Not authenticated", "403": "Not allowed",
+          "404": "Not found", "409": "Conflict", "412": "Stale version", "413": "Body too large",
+          "422": "Invalid input"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    t = schema.get("type")
+    if isinstance(t, str):
+        return {**schema, "type": [t, "null"]}
+    if "enum" in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
+    return schema
+
+
+def field_schema(f: FieldDef, *, output: bool) -> dict[str, Any]:
+    vt = f.value_type
+    s: dict[str, Any]
+    if vt in {"text", "textarea", "rich_text", "email", "phone", "url"}:
+        s = {"type": "string"}
+    elif vt == "integer":
+        s = {"type": "integer"}
+    elif vt in {"decimal", "currency", "percent"}:
+        s = {"type": "number"} if output else {"type": ["number", "string"]}
+    elif vt == "boolean":
+        s = {"type": "boolean"}
+    elif vt == "date":
+        s = {"type": "string", "format": "date"}
+    elif vt == "datetime":
+        s = {"type": "string", "format": "date-time"}
+    elif vt == "picklist":
+        s = {"type": "string", "enum": list(f.option_values)}
+    elif vt == "multi_picklist":
+        s = {"type": "array", "items": {"type": "string", "enum": list(f.option_values)}}
+    elif vt in {"lookup", "master_detail"}:
+        s = {"type": "integer", "minimum": 1, "description": f"id of a {f.target}"}
+    elif vt == "json":
+        return {"description": label_text(f.label, "en", f.name)}
+    else:
+        s = {"type": "string"} if output else {}
+    if f.is_computed:
+        s["readOnly"] = True
+    s.setdefault("description", label_text(f.label, "en", f.name))
+    return _nullable(s) if s.get("type") or "enum" in s else s
+
+
+def _record_schema(obj: ObjectDef) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "id": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "created_by": {"type": ["integer", "null"]},
+        "owner": {"type": ["integer", "null"]},
+        "version": {"type": "integer"},
+    }
+    for f in obj.fields:
+        props[f.name] = field_schema(f, output=True)
+    return {"type": "object", "title": label_text(obj.label, "en", obj.name),
+            "properties": props, "required": ["id", "version"]}
+
+
+def _input_schema(obj: ObjectDef) -> dict[str, Any]:
+    props: dict[str, Any] = {"owner": {"type": ["integer", "null"], "minimum": 1}}
+    for f in obj.fields:
+        if not f.is_computed:
+            props[f.name] = field_schema(f, output=False)
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+def _filter_params(obj: ObjectDef, types: Any) -> list[dict[str, Any]]:
+    params = []
+    for f in obj.fields:
+        if f.type not in types:
+            continue
+        ops = types[f.value_type].operators if f.type == "formula" and f.value_type in types \
+            else types[f.type].operators
+        for op in ops:
+            key = f"filter[{f.name}]" if op == "eq" else f"filter[{f.name}][{op}]"
+            params.append({"name": key, "in": "query", "required": False,
+                           "schema": {"type": "string"},
+                           "description": f"{f.name} {op.replace('_', ' ')} (lists: a,b)"})
+    return params
+
+
+def _responses(ok: str, ok_body: dict[str, Any] | None, *codes: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if ok_body is None:
+        out[ok] = {"description": "Done"}
+    else:
+        out[ok] = {"description": "OK", "content": {"application/json": {"schema": ok_body}}}
+    for code in ("400", "401", "403", *codes):
+        out[code] = {"description": ERRORS[code], "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return out
+
+
+def openapi_spec(ws: Any) -> dict[str, Any]:
+    meta = ws.meta
+    schemas: dict[str, Any] = {
+        "Problem": {"type": "object", "required": ["status", "title"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                "field": {"type": ["string", "null"]}, "code": {"type": "string"},
+                "message": {"type": "string"}}}}}},
+        "History": {"type": "object", "properties": {"data": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "id": {"type": "integer"}, "action": {"type": "string"},
+                "field": {"type": ["string", "null"]}, "old_value": {}, "new_value": {},
+                "user_id": {"type": ["integer", "null"]},
+                "at": {"type": "string", "format": "date-time"}}}}}},
+        "Definition": {"type": "object", "description": "An object definition (see the "
+                       "metadata language's object.schema.json)"},
+    }
+    paths: dict[str, Any] = {}
+    id_param = {"name": "id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1}}
+    list_params = [
+        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "search text"},
+        {"name": "sort", "in": "query", "schema": {"type": "string"},
+         "description": "fields, - for descending: -amount,name"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                    "maximum": MAX_LIMIT, "default": 50}},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    ]
+    for name, obj in sorted(meta.objects.items()):
+        rec, inp = f"{name}_record", f"{name}_input"
+        schemas[rec] = _record_schema(obj)
+        schemas[inp] = _input_schema(obj)
+        ref = {"$ref": f"#/components/schemas/{rec}"}
+        body = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{inp}"}}}}
+        filters = _filter_params(obj, ws.types)
+        tag = [name]
+        paths[f"/api/v1/records/{name}"] = {
+            "get": {"operationId": f"list_{name}", "tags": tag, "parameters": list_params + filters,
+                    "responses": _responses("200", {"type": "object", "required": ["data"],
+                                                    "properties": {
+                                                        "data": {"type": "array", "items": ref},
+                                                        "next_cursor": {"type": ["string", "null"]}}},
+                                            "404", "422")},
+            "post": {"operationId": f"create_{name}", "tags": tag, "requestBody": body,
+                     "responses": _responses("201", ref, "404", "409", "413", "422")},
+        }
+        paths[f"/api/v1/records/{name}/count"] = {
+            "get": {"operationId": f"count_{name}", "tags": tag,
+                    "parameters": [list_params[0], *filters],
+                    "responses": _responses("200", {"type": "object", "properties": {
+                        "count": {"type": "integer"}}}, "404", "422")}}
+        if_match = {"name": "If-Match", "in": "header", "required": False,
+                    "schema": {"type": "string"}, "description": "the version you edited"}
+        paths[f"/api/v1/records/{name}/{{id}}"] = {
+            "parameters": [id_param],
+            "get": {"operationId": f"get_{name}", "tags": tag,
+                    "responses": _responses("200", ref, "404")},
+            "patch": {"operationId": f"update_{name}", "tags": tag, "parameters": [if_match],
+                      "requestBody": body,
+                      "responses": _responses("200", ref, "404", "409", "412", "413", "422")},
+            "delete": {"operationId": f"delete_{name}", "tags": tag,
+                       "responses": _responses("204", None, "404", "409", "422")},
+        }
+        paths[f"/api/v1/records/{name}/{{id}}/history"] = {
+            "parameters": [id_param],
+            "get": {"operationId": f"history_{name}", "tags": tag,
+                    "responses": _responses("200", {"$ref": "#/components/schemas/History"}, "404")}}
+    obj_param = {"name": "object", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}}
+    flags = [{"name": "plan", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+             {"name": "allow_data_loss", "in": "query",
+              "schema": {"type": "string", "enum": ["0", "1"]}}]
+    definition = {"$ref": "#/components/schemas/Definition"}
+    change = {"type": "object", "properties": {"applied": {"type": "boolean"},
+                                               "revision": {"type": "integer"},
+                                               "plan": {"type": "object"}}}
+    paths["/api/v1/meta/objects"] = {"get": {
+        "operationId": "list_object_definitions", "tags": ["meta"],
+        "responses": _responses("200", {"type": "object", "properties": {
+            "data": {"type": "array", "items": definition}}})}}
+    paths["/api/v1/meta/objects/{object}"] = {
+        "parameters": [obj_param],
+        "get": {"operationId": "get_object_definition", "tags": ["meta"],
+                "responses": _responses("200", definition, "404")},
+        "put": {"operationId": "put_object_definition", "tags": ["meta"], "parameters": flags,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": definition}}},
+                "responses": _responses("200", change, "404", "409", "413", "422")},
+        "delete": {"operationId": "delete_object_definition", "tags": ["meta"], "parameters": flags,
+                   "responses": _responses("200", change, "404", "409", "422")},
+    }
+    paths["/api/v1/openapi.json"] = {"get": {"operationId": "openapi", "tags": ["meta"],
+                                             "responses": _responses("200", {"type": "object"})}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Rapport API", "version": __version__,
+                 "description": "Generated from the workspace's metadata (revision "
+                                f"{meta.revision})."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "rapport_session"}}},
+    }
