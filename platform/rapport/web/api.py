@@ -96,15 +96,19 @@ class Api:
         self.authenticate = authenticate
 
     async def actor(self, request: Request) -> Actor:
-        actor = await self.authenticate(request, api=True)
-        await run_in_threadpool(self.ws.refresh)
-        return actor
+        return await self.authenticate(request, api=True)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call the record service in a worker thread, on the current metadata revision
+        (a change applied by another worker process is picked up here)."""
+        def call() -> Any:
+            self.ws.refresh()
+            return fn(*args)
+        return await run_in_threadpool(call)
 
     def _object(self, request: Request) -> str:
-        name = request.path_params["object"]
-        if name not in self.ws.meta.objects:
-            raise NotFound(f"no object named '{name[:60]}'")
-        return name
+        """The object named in the URL (checked again on the refreshed metadata)."""
+        return request.path_params["object"]
 
     # -- records --------------------------------------------------------------------
 
@@ -112,28 +116,28 @@ class Api:
         actor = await self.actor(request)
         name = self._object(request)
         query = parse_query(request.query_params)
-        page = await run_in_threadpool(self.ws.records.query, name, query, actor)
+        page = await self.run(self.ws.records.query, name, query, actor)
         return _json({"data": [record_json(r) for r in page.data], "next_cursor": page.next_cursor})
 
     async def count_records(self, request: Request) -> Response:
         actor = await self.actor(request)
         name = self._object(request)
         query = parse_query(request.query_params)
-        n = await run_in_threadpool(self.ws.records.count, name, query, actor)
+        n = await self.run(self.ws.records.count, name, query, actor)
         return _json({"count": n})
 
     async def create_record(self, request: Request) -> Response:
         actor = await self.actor(request)
         name = self._object(request)
         values = await read_object(request)
-        record = await run_in_threadpool(self.ws.records.create, name, values, actor)
+        record = await self.run(self.ws.records.create, name, values, actor)
         return _json(record_json(record), 201, {
             "Location": f"/api/v1/records/{name}/{record['id']}", "ETag": f'"{record["version"]}"'})
 
     async def get_record(self, request: Request) -> Response:
         actor = await self.actor(request)
         name = self._object(request)
-        record = await run_in_threadpool(self.ws.records.get, name, request.path_params["id"], actor)
+        record = await self.run(self.ws.records.get, name, request.path_params["id"], actor)
         return _json(record_json(record), headers={"ETag": f'"{record["version"]}"'})
 
     async def update_record(self, request: Request) -> Response:
@@ -141,34 +145,39 @@ class Api:
         name = self._object(request)
         changes = await read_object(request)
         expected = _if_match(request)
-        record = await run_in_threadpool(self.ws.records.update, name, request.path_params["id"],
-                                         changes, actor, expected)
+        record = await self.run(self.ws.records.update, name, request.path_params["id"],
+                                changes, actor, expected)
         return _json(record_json(record), headers={"ETag": f'"{record["version"]}"'})
 
     async def delete_record(self, request: Request) -> Response:
         actor = await self.actor(request)
         name = self._object(request)
-        await run_in_threadpool(self.ws.records.delete, name, request.path_params["id"], actor)
+        await self.run(self.ws.records.delete, name, request.path_params["id"], actor)
         return Response(status_code=204)
 
     async def history(self, request: Request) -> Response:
         actor = await self.actor(request)
         name = self._object(request)
-        await run_in_threadpool(self.ws.records.get, name, request.path_params["id"], actor)
-        rows = await run_in_threadpool(self.ws.records.history, name, request.path_params["id"])
+        await self.run(self.ws.records.get, name, request.path_params["id"], actor)
+        rows = await self.run(self.ws.records.history, name, request.path_params["id"])
         return _json({"data": [record_json(r) for r in rows]})
 
     # -- metadata ---------------------------------------------------------------------
 
     async def list_objects(self, request: Request) -> Response:
         await self.actor(request)
+        await self.run(lambda: None)
         docs = self.ws.state.documents
         return _json({"data": [dict(d) for (k, _n), d in sorted(docs.items()) if k == "object"]})
 
     async def get_object(self, request: Request) -> Response:
         await self.actor(request)
         name = self._object(request)
-        return _json(dict(self.ws.state.documents[("object", name)]))
+        await self.run(lambda: None)
+        doc = self.ws.state.documents.get(("object", name))
+        if doc is None:
+            raise NotFound(f"no object named '{name[:60]}'")
+        return _json(dict(doc))
 
     def _admin(self, actor: Actor) -> None:
         if not actor.is_admin:
@@ -190,6 +199,9 @@ class Api:
         actor = await self.actor(request)
         self._admin(actor)
         name = self._object(request)
+        await self.run(lambda: None)
+        if name not in self.ws.meta.objects:
+            raise NotFound(f"no object named '{name[:60]}'")
         return await self._change(request, actor, [], [("object", name)])
 
     async def _change(self, request: Request, actor: Actor, docs: list[Any],
@@ -207,7 +219,7 @@ class Api:
         await self.actor(request)
         from .openapi import openapi_spec
 
-        return _json(openapi_spec(self.ws))
+        return _json(await self.run(openapi_spec, self.ws))
 
     def routes(self) -> list[Route]:
         return [
