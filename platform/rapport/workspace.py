@@ -367,7 +367,7 @@ class Workspace:
                             _add_column(conn, Operations(MigrationContext.configure(conn)),
                                         obj.name, _copy_column(col))
                 indexes = {i["name"] for i in insp.get_indexes(obj.name)}
-                for name, _cols, _unique in object_indexes(obj):
+                for name, _cols, _unique in object_indexes(obj, self.meta):
                     if name not in indexes:
                         todo.append(f"+ add index {name}")
                         if not plan_only:

@@ -46,7 +46,8 @@ def _values(ws: Workspace, field: str) -> list[Any]:
 
 def test_add_field_plan_then_apply(project: Workspace) -> None:
     doc = _doc(project, "project")
-    doc["fields"].append({"name": "priority", "type": "picklist", "options": ["low", "high"]})
+    doc["fields"].append({"name": "priority", "type": "picklist", "options": ["low", "high"],
+                          "indexed": True})
     plan = project.plan(project.documents_from(doc))
     assert any(line.startswith("+ add column project.priority") for line in plan.lines())
     assert any("add index" in line for line in plan.lines())

@@ -182,8 +182,8 @@ def make_plan(conn: Connection | None, old: MetadataSet, new: MetadataSet,
             if prior.id not in new_ids:
                 steps.append(Step("drop_column", name, prior.name, old=prior, detail=prior.type))
         # indexes: by name; those touching a retyped column are rebuilt
-        old_idx = {i[0]: i for i in object_indexes(before)}
-        new_idx = {i[0]: i for i in object_indexes(obj)}
+        old_idx = {i[0]: i for i in object_indexes(before, old)}
+        new_idx = {i[0]: i for i in object_indexes(obj, new)}
         renames = {s.old.name: s.new.name for s in steps  # type: ignore[union-attr]
                    if s.action == "rename_column" and s.object == name}
         for iname, idx in old_idx.items():

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 
 from ..fieldtypes import BIGINT, FieldTypes
-from ..meta.model import CHOICE_TYPES, FieldDef, MetadataSet, ObjectDef
+from ..meta.model import FieldDef, MetadataSet, ObjectDef
 from .types import UTCDateTime
 
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
@@ -73,6 +73,14 @@ def system_tables(md: MetaData) -> None:
           Column("name", Text, primary_key=True),
           Column("holder", Text, nullable=False),
           Column("expires_at", UTCDateTime, nullable=False))
+    Table("rapport_saved_view", md,                    # a user's named list filters
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("user_id", BIGINT, nullable=False),
+          Column("object", Text, nullable=False),
+          Column("name", Text, nullable=False),
+          Column("query_string", Text, nullable=False),
+          Column("created_at", UTCDateTime, nullable=False),
+          Index("ix_rapport_saved_view_user", "user_id", "object"))
 
 
 def field_column(obj: ObjectDef, f: FieldDef, types: FieldTypes, meta: MetadataSet) -> Column:
@@ -84,18 +92,27 @@ def field_column(obj: ObjectDef, f: FieldDef, types: FieldTypes, meta: MetadataS
     return Column(f.name, types.column_type(f), *args, nullable=True, **kwargs)
 
 
-def indexed_columns(obj: ObjectDef, f: FieldDef) -> bool:
-    """Fields that get an index of their own: lookups, picklists, unique and indexed fields."""
-    return f.indexed or f.is_relation or f.type in CHOICE_TYPES - {"multi_picklist"} \
-        or f.type == "autonumber"
+def grouped_picklists(obj: ObjectDef, meta: MetadataSet) -> set[str]:
+    """Picklists that boards and workflows group by: worth an index of their own."""
+    names = set()
+    kanban = (obj.views or {}).get("kanban") or {}
+    if kanban.get("group_by"):
+        names.add(kanban["group_by"])
+    for wf in meta.workflows.values():
+        if wf.data.get("object") == obj.name and wf.data.get("field"):
+            names.add(wf.data["field"])
+    return names
 
 
-def object_indexes(obj: ObjectDef) -> list[tuple[str, tuple[str, ...], bool]]:
-    """(name, columns, unique) for every index the object's table has."""
+def object_indexes(obj: ObjectDef, meta: MetadataSet) -> list[tuple[str, tuple[str, ...], bool]]:
+    """(name, columns, unique) for every index the object's table has: lookups, unique and
+    ``indexed`` fields, picklists that boards or workflows group by, declared composites,
+    and the owner (record access filters on it)."""
+    grouped = grouped_picklists(obj, meta)
     out: dict[str, tuple[str, tuple[str, ...], bool]] = {}
     for f in obj.fields:
         unique = f.unique or f.type == "autonumber"
-        if unique or indexed_columns(obj, f):
+        if unique or f.indexed or f.is_relation or f.name in grouped:
             name = constraint_name("uq" if unique else "ix", obj.name, (f.name,))
             out[name] = (name, (f.name,), unique)
     for idx in obj.indexes:
@@ -122,7 +139,7 @@ def object_table(md: MetaData, obj: ObjectDef, types: FieldTypes, meta: Metadata
     ]
     columns += [field_column(obj, f, types, meta) for f in obj.fields]
     table = Table(obj.name, md, *columns)
-    for name, cols, unique in object_indexes(obj):
+    for name, cols, unique in object_indexes(obj, meta):
         Index(name, *[table.c[c] for c in cols], unique=unique)
     return table
 
