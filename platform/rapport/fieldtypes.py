@@ -6,6 +6,7 @@ Built-in types are registered here; plugins add more through the
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,8 @@ BIGINT = BigInteger().with_variant(Integer(), "sqlite")
 
 #: Length limits when a field sets no max_length.
 DEFAULT_MAX_LENGTH = {"text": 255, "email": 254, "phone": 40, "url": 2048, "picklist": 255,
-                      "autonumber": 255, "textarea": 131_072, "rich_text": 1_000_000}
+                      "autonumber": 255, "textarea": 131_072, "rich_text": 1_000_000,
+                      "formula": 100_000}  # a text formula: as long as formulas build text
 MAX_DIGITS = 18
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^[0-9+()./\-\s]{3,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
@@ -47,6 +49,8 @@ def _text(field: FieldDef, value: Any) -> str | None:
     limit = field.max_length or DEFAULT_MAX_LENGTH.get(field.type, 255)
     if len(text) > limit:
         raise CoercionError(f"is too long ({len(text):,} characters, at most {limit:,})")
+    if "\x00" in text:  # PostgreSQL cannot store it; no text needs it
+        raise CoercionError("must not contain NUL characters")
     return text
 
 
@@ -63,7 +67,7 @@ def _phone(field: FieldDef, value: Any) -> str | None:
     text = _text(field, value)
     if text is not None:
         text = text.strip()
-        if not PHONE.match(text):
+        if not PHONE.match(text) or not any(c.isdigit() for c in text):
             raise CoercionError("is not a valid phone number")
     return text
 
@@ -177,7 +181,10 @@ def _datetime(field: FieldDef, value: Any) -> datetime | None:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise CoercionError("is out of range") from None
     raise CoercionError("must be a date and time (ISO 8601)")
 
 
@@ -224,14 +231,21 @@ JSON_LIMIT = 1_000_000
 
 def _json(field: FieldDef, value: Any) -> Any:
     if isinstance(value, str):
-        import json
-
         if len(value) > JSON_LIMIT:
             raise CoercionError("is too large")
         try:
-            return json.loads(value) if value.strip() else None
-        except ValueError:
+            value = json.loads(value) if value.strip() else None
+        except (ValueError, RecursionError):
             raise CoercionError("is not valid JSON") from None
+    if value is None:
+        return None
+    try:  # what is stored must read back the same: plain JSON, within the size limit
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        raise CoercionError("is not valid JSON (text, numbers, true/false, null, lists and "
+                            "objects with text keys only)") from None
+    if size > JSON_LIMIT:
+        raise CoercionError("is too large")
     return value
 
 

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    and_,
+    false,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 
 from ..errors import FieldProblem, ValidationError
 from ..fieldtypes import CoercionError, FieldTypes
@@ -20,6 +34,11 @@ OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "
              "is_blank", "is_not_blank", "between", "in_period")
 MAX_LIMIT = 1000
 MAX_IN_VALUES = 1000
+MAX_DEPTH = 50
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+MAX_SORT = 5
+#: Value types held as text (compared as text in filters, searched by the quick search).
+TEXT_VALUES = frozenset({"text", "textarea", "rich_text", "email", "phone", "url", "autonumber"})
 PERIODS = ("today", "yesterday", "tomorrow", "this_week", "last_week", "next_week", "this_month",
            "last_month", "next_month", "this_quarter", "last_quarter", "next_quarter", "this_year",
            "last_year", "next_year")
@@ -150,39 +169,52 @@ class QueryCompiler:
         vt = f.value_type
         try:
             if vt == "multi_picklist":
-                return value if isinstance(value, str) else str(value)
-            if vt in {"picklist"}:
+                result = value if isinstance(value, str) else str(value)
+            elif vt in {"picklist"}:
                 if not isinstance(value, str):
                     raise CoercionError("must be text")
-                return value
-            if vt in DECIMAL_TYPES or (f.type in {"formula", "rollup"} and vt != "text"):
-                return self.types.coerce_value(f, value)
-            if vt in {"lookup", "master_detail"}:
-                return self.types["lookup"].coerce(f, value)
-            if vt in {"text", "textarea", "rich_text", "email", "phone", "url", "autonumber"}:
+                result = value
+            elif vt in DECIMAL_TYPES or (f.type in {"formula", "rollup"} and vt != "text"):
+                result = self.types.coerce_value(f, value)
+            elif vt in {"lookup", "master_detail"}:
+                result = self.types["lookup"].coerce(f, value)
+            elif vt in TEXT_VALUES:
                 if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
                     raise CoercionError("must be text")
-                return str(value)
-            return self.types[vt].coerce(f, value)
+                result = str(value)
+            else:
+                result = self.types[vt].coerce(f, value)
         except CoercionError as exc:
             raise _bad(where, f"{f.name} {exc}") from None
+        if isinstance(result, str) and "\x00" in result:
+            raise _bad(where, f"{f.name} must not contain NUL characters")
+        return result
 
     # -- filters ------------------------------------------------------------------------
 
-    def where(self, obj: ObjectDef, node: Filter | None) -> ColumnElement[bool]:
+    def where(self, obj: ObjectDef, node: Filter | None, depth: int = 0) -> ColumnElement[bool]:
+        """The SQL condition of a filter tree. Every condition is true or false, never NULL
+        (a blank compared with a value is simply false), so Not(x) is exactly "x does not
+        hold": Not(Cond("qty", "eq", 10)) includes the records whose qty is blank."""
+        if depth > MAX_DEPTH:
+            raise _bad("filter", f"the filter is nested too deeply (at most {MAX_DEPTH} levels)")
         if node is None:
             return true()
-        if isinstance(node, And):
-            return and_(true(), *[self.where(obj, n) for n in node.items])
-        if isinstance(node, Or):
-            return or_(false(), *[self.where(obj, n) for n in node.items])
+        if isinstance(node, And | Or):
+            if not isinstance(node.items, list | tuple):
+                raise _bad("filter", "And and Or take a list of filters")
+            parts = [self.where(obj, n, depth + 1) for n in node.items]
+            return and_(true(), *parts) if isinstance(node, And) else or_(false(), *parts)
         if isinstance(node, Not):
-            return not_(self.where(obj, node.item))
+            return not_(self.where(obj, node.item, depth + 1))
+        if not isinstance(node, Cond):
+            raise _bad("filter", f"not a filter: {str(node)[:60]}")
         return self.condition(obj, node)
 
     def condition(self, obj: ObjectDef, cond: Cond) -> ColumnElement[bool]:
-        where = f"filter[{cond.field}]"
-        if not isinstance(cond.field, str) or cond.op not in OPERATORS:
+        where = f"filter[{str(cond.field)[:60]}]"
+        if not isinstance(cond.field, str) or not isinstance(cond.op, str) \
+                or cond.op not in OPERATORS:
             raise _bad(where, f"unknown operator '{str(cond.op)[:30]}' (one of {', '.join(OPERATORS)})")
         parts = cond.field.split(".")
         if len(parts) > 2:
@@ -193,17 +225,25 @@ class QueryCompiler:
             if link is None or not link.is_relation or link.target not in self.meta.objects:
                 raise _bad(where, f"'{parts[0]}' is not a lookup field of {obj.name}")
             target = self.meta.objects[link.target]
-            inner = self.condition(target, Cond(parts[1], cond.op, cond.value))
-            sub = select(self.tables[target.name].c.id).where(inner)
-            expr: ColumnElement[bool] = table.c[link.name].in_(sub)
-            if cond.op in {"ne", "not_in", "is_blank"}:
-                expr = or_(expr, table.c[link.name].is_(None))
-            return expr
-        f = self.field_of(obj, cond.field)
+            col, test, blank_ok = self._test(target, parts[1], cond.op, cond.value, where)
+            inner = _with_blank(col, test, blank_ok)
+            linked = table.c[link.name].in_(select(self.tables[target.name].c.id).where(inner))
+            # no linked record: the value through the lookup is blank
+            return _with_blank(table.c[link.name], linked, blank_ok)
+        return _with_blank(*self._test(obj, cond.field, cond.op, cond.value, where))
+
+    def _test(self, obj: ObjectDef, name: str, op: str, value: Any,
+              where: str) -> tuple[Any, ColumnElement[bool], bool]:
+        """(the column, the condition on a non-blank value, whether a blank value passes)."""
+        f = self.field_of(obj, name)
         if f is None:
-            raise _bad(where, f"unknown field '{cond.field[:60]}' of {obj.name}")
-        col = table.c[f.name]
-        op, value = cond.op, cond.value
+            raise _bad(where, f"unknown field '{name[:60]}' of {obj.name}")
+        col = self.tables[obj.name].c[f.name]
+        test, blank_ok = self._operator(f, col, op, value, where)
+        return col, test, blank_ok
+
+    def _operator(self, f: FieldDef, col: Any, op: str, value: Any,
+                  where: str) -> tuple[ColumnElement[bool], bool]:
         allowed = self.types.of(f).operators if f.type in self.types else ()
         if f.name in SYSTEM_FIELDS:
             allowed = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "between",
@@ -213,9 +253,9 @@ class QueryCompiler:
         if op not in allowed:
             raise _bad(where, f"operator '{op}' does not apply to {f.type} field '{f.name}'")
         if op == "is_blank":
-            return col.is_(None)
+            return false(), True
         if op == "is_not_blank":
-            return col.is_not(None)
+            return true(), False
         if op in {"in", "not_in"}:
             values = value if isinstance(value, list | tuple) else str(value or "").split(",")
             if len(values) > MAX_IN_VALUES:
@@ -224,16 +264,16 @@ class QueryCompiler:
             present = [v for v in coerced if v is not None]
             listed = col.in_(present) if present else false()
             if op == "in":
-                return or_(listed, col.is_(None)) if None in coerced else listed
-            if None in coerced:
-                return and_(not_(listed), col.is_not(None))
-            return or_(not_(listed), col.is_(None))
+                return listed, None in coerced
+            return not_(listed), None not in coerced
         if op == "between":
             values = value if isinstance(value, list | tuple) else str(value or "").split(",")
             if len(values) != 2:
                 raise _bad(where, "between takes two values: low,high")
             low, high = (self.coerce(f, v, where) for v in values)
-            return and_(col >= low, col <= high)
+            if low is None or high is None:
+                raise _bad(where, "between takes two values: low,high")
+            return and_(col >= low, col <= high), False
         if op == "in_period":
             try:
                 start, end = period_range(str(value))
@@ -242,41 +282,68 @@ class QueryCompiler:
             if f.value_type == "datetime" or f.name in {"created_at", "updated_at"}:
                 s = datetime(start.year, start.month, start.day, tzinfo=UTC)
                 e = datetime(end.year, end.month, end.day, tzinfo=UTC)
-                return and_(col >= s, col < e)
-            return and_(col >= start, col < end)
+                return and_(col >= s, col < e), False
+            return and_(col >= start, col < end), False
+        if op in {"contains", "startswith"} and value is None:
+            raise _bad(where, f"operator '{op}' needs a value")
         if op == "contains" and f.value_type == "multi_picklist":
-            text = json.dumps(str(value), ensure_ascii=False)
-            return col.contains(text, autoescape=True)
+            # the list is stored as JSON text: look for the option as a whole JSON string
+            text = json.dumps(self.coerce(f, value, where), ensure_ascii=False)
+            return type_coerce(col, Text).contains(text, autoescape=True), False
         if op == "contains":
-            return col.icontains(str(self.coerce(f, value, where)), autoescape=True)
+            return col.icontains(str(self.coerce(f, value, where)), autoescape=True), False
         if op == "startswith":
-            return col.istartswith(str(self.coerce(f, value, where)), autoescape=True)
+            return col.istartswith(str(self.coerce(f, value, where)), autoescape=True), False
         v = self.coerce(f, value, where)
         if op == "eq":
-            return col.is_(None) if v is None else col == v
+            return (false(), True) if v is None else (col == v, False)
         if op == "ne":
-            return col.is_not(None) if v is None else or_(col != v, col.is_(None))
+            return (true(), False) if v is None else (col != v, True)
         if v is None:
             raise _bad(where, f"operator '{op}' needs a value")
-        return {"lt": col < v, "lte": col <= v, "gt": col > v, "gte": col >= v}[op]
+        return {"lt": col < v, "lte": col <= v, "gt": col > v, "gte": col >= v}[op], False
 
     def search(self, obj: ObjectDef, text: str) -> ColumnElement[bool]:
-        text = text.strip()[:200]
+        """Records whose search fields contain the text (case-insensitive, ``%`` and ``_``
+        taken literally), whose number fields equal it, or whose id it is. The search fields
+        are the object's ``search_fields`` plus the fields marked ``searchable`` (without
+        ``search_fields``: every field searchable by its type)."""
+        if not isinstance(text, str):
+            raise _bad("q", "the search must be text")
+        text = text.replace("\x00", "").strip()[:200]
         if not text:
             return true()
         table = self.tables[obj.name]
-        names = obj.search_fields or tuple(f.name for f in obj.fields if f.is_searchable)
-        clauses = [table.c[n].icontains(text, autoescape=True) for n in names if n in table.c]
-        if text.isdigit():
-            clauses.append(table.c.id == int(text[:18]))
+        if obj.search_fields:
+            names = [*obj.search_fields, *(f.name for f in obj.fields if f.searchable
+                                          and not f.sensitive and f.name not in obj.search_fields)]
+        else:
+            names = [f.name for f in obj.fields if f.is_searchable]
+        number = int(text) if WHOLE_NUMBER.fullmatch(text) else None
+        clauses = []
+        for name in names:
+            f = self.field_of(obj, name)
+            if f is None or name not in table.c:
+                continue
+            if f.value_type in TEXT_VALUES | {"picklist", "multi_picklist"}:
+                clauses.append(type_coerce(table.c[name], Text).icontains(text, autoescape=True))
+            elif f.value_type == "integer" and number is not None:
+                clauses.append(table.c[name] == number)
+        if number is not None and number > 0:
+            clauses.append(table.c.id == number)
         return or_(false(), *clauses)
 
     # -- sort and keyset pagination -----------------------------------------------------
 
     def sort_columns(self, obj: ObjectDef, sort: Sequence[tuple[str, bool]]) -> list[tuple[Any, bool, FieldDef]]:
         table = self.tables[obj.name]
+        if isinstance(sort, str) or not isinstance(sort, Sequence) or not all(
+                isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)
+                for item in sort):
+            raise _bad("sort", "a sort is a list of (field, descending) pairs")
         out = []
-        for name, desc in sort[:5]:
+        sort = [(name, bool(desc)) for name, desc in sort[:MAX_SORT]]
+        for name, desc in sort:
             f = self.field_of(obj, name)
             if f is None:
                 raise _bad("sort", f"unknown field '{name[:60]}' of {obj.name}")
@@ -305,14 +372,16 @@ class QueryCompiler:
             if v is None:
                 step = col.is_not(None) if null_first else false()
             else:
-                step = col < v if desc else col > v
+                # a typed literal: a boolean compares like any value (no "col > true" refusal)
+                step = col < literal(v, col.type) if desc else col > literal(v, col.type)
                 if not null_first:
                     step = or_(step, col.is_(None))
             ors.append(and_(*eqs, step))
         return or_(*ors)
 
     def encode_cursor(self, columns: list[tuple[Any, bool, FieldDef]], row: Mapping[str, Any]) -> str:
-        values = [_jsonable(row[c.name]) for c, _d, _f in columns]
+        # the sort it belongs to, then the last row's sort values
+        values = [_sort_key(columns), *(_jsonable(row[c.name]) for c, _d, _f in columns)]
         raw = json.dumps(values, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -322,10 +391,11 @@ class QueryCompiler:
             values = json.loads(raw)
         except (ValueError, TypeError):
             raise _bad("cursor", "invalid cursor") from None
-        if not isinstance(values, list) or len(values) != len(columns):
+        if not isinstance(values, list) or len(values) != len(columns) + 1 \
+                or values[0] != _sort_key(columns):
             raise _bad("cursor", "invalid cursor (does it belong to another sort?)")
         out = []
-        for (_c, _d, f), v in zip(columns, values, strict=True):
+        for (_c, _d, f), v in zip(columns, values[1:], strict=True):
             if v is None:
                 out.append(None)
                 continue
@@ -338,7 +408,7 @@ class QueryCompiler:
                        extra_where: ColumnElement[bool] | None = None
                        ) -> tuple[Select[Any], list[tuple[Any, bool, FieldDef]], int]:
         table = self.tables[obj.name]
-        limit = max(1, min(int(q.limit or 50), MAX_LIMIT))
+        limit = page_limit(q.limit)
         sort_cols = self.sort_columns(obj, q.sort)
         stmt = select(*(columns_to_select or [table]))
         conds = [self.where(obj, q.filter)]
@@ -350,6 +420,26 @@ class QueryCompiler:
             conds.append(self.after(sort_cols, self.decode_cursor(sort_cols, q.cursor)))
         stmt = stmt.where(and_(*conds)).order_by(*self.order_by(sort_cols)).limit(limit + 1)
         return stmt, sort_cols, limit
+
+
+def _sort_key(columns: list[tuple[Any, bool, FieldDef]]) -> str:
+    return ",".join(("-" if desc else "") + c.name for c, desc, _f in columns)
+
+
+def page_limit(value: Any) -> int:
+    """The page size asked for, within 1..MAX_LIMIT (none or 0: 50)."""
+    if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip()):
+        value = int(value)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _bad("limit", "the limit must be a whole number")
+    return max(1, min(value or 50, MAX_LIMIT))
+
+
+def _with_blank(col: Any, test: ColumnElement[bool], blank_ok: bool) -> ColumnElement[bool]:
+    """``test`` for a non-blank ``col``; ``blank_ok`` for a blank one (never NULL)."""
+    if blank_ok:
+        return or_(col.is_(None), test)
+    return and_(col.is_not(None), test)
 
 
 def _jsonable(value: Any) -> Any:

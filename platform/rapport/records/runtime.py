@@ -71,7 +71,7 @@ class ObjectRuntime:
             out.add(r.relation)
             if r.field.field:
                 out.add(r.field.field)
-            out.update(c["field"] for c in r.field.filter)
+            out.update(c["field"].split(".")[0] for c in r.field.filter)  # account.type: account
         return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -47,8 +47,12 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
+OWNER = FieldDef("owner", "lookup", label={"en": "Owner", "zh-CN": "所有人"}, target="user")
 BULK_BATCH = 1000
 COUNTER = re.compile(r"\{(0+)\}")
+#: How far a change travels through stored values computed from it (rollups of rollups,
+#: formulas reading formulas through lookups) before the chain is cut.
+MAX_PROPAGATION = 8
 
 
 def now_utc() -> datetime:
@@ -207,7 +211,7 @@ class RecordService:
     # -- preparing values -------------------------------------------------------------
 
     def _coerce(self, rt: ObjectRuntime, values: Mapping[str, Any], problems: list[FieldProblem],
-                creating: bool) -> dict[str, Any]:
+                read_only_ok: bool) -> dict[str, Any]:
         obj = rt.obj
         types = self.ws.types
         out: dict[str, Any] = {}
@@ -217,9 +221,9 @@ class RecordService:
         for key, value in values.items():
             if key in WRITABLE_SYSTEM_FIELDS:
                 try:
-                    out[key] = types["lookup"].coerce(FieldDef(key, "lookup", target="user"), value)
+                    out[key] = types["lookup"].coerce(OWNER, value)
                 except CoercionError as exc:
-                    problems.append(FieldProblem(key, "invalid", f"{key} {exc}"))
+                    problems.append(FieldProblem(key, "invalid", f"{OWNER.display_label()} {exc}"))
                 continue
             if key in SYSTEM_FIELDS:
                 continue  # read-only bookkeeping: ignored so a GET body can be PUT back
@@ -230,7 +234,7 @@ class RecordService:
             f = obj.field(key)
             if f.is_computed:
                 continue  # computed: ignored on input, like the bookkeeping fields
-            if f.read_only and not creating:
+            if f.read_only and not read_only_ok:
                 problems.append(FieldProblem(key, "read_only", f"{f.display_label()} is read-only"))
                 continue
             try:
@@ -274,26 +278,35 @@ class RecordService:
                 record[f.name] = None
 
     def _check(self, rt: ObjectRuntime, record: dict[str, Any], get: Callable[[str], Any],
-               problems: list[FieldProblem], locale: str = "en") -> None:
+               problems: list[FieldProblem], locale: str = "en",
+               skip: Collection[str | None] = ()) -> None:
+        """Field checks (required, lengths, pattern, min/max; not the fields in ``skip``),
+        then, when every field is fine, the validation rules."""
         for f in rt.obj.fields:
+            if f.name in skip:
+                continue
             value = record.get(f.name)
-            label = f.display_label(locale)
             if value is None:
                 if f.required and not f.is_computed:
-                    problems.append(FieldProblem(f.name, "required", f"{label} is required"))
+                    problems.append(FieldProblem(f.name, "required",
+                                                 f"{f.display_label(locale)} is required"))
                 continue
             if isinstance(value, str):
                 if f.min_length and len(value) < f.min_length:
-                    problems.append(FieldProblem(f.name, "too_short",
-                                                 f"{label} needs at least {f.min_length} characters"))
+                    problems.append(FieldProblem(
+                        f.name, "too_short",
+                        f"{f.display_label(locale)} needs at least {f.min_length} characters"))
                 pattern = rt.patterns.get(f.name)
-                if pattern is not None and not pattern.fullmatch(value):
-                    problems.append(FieldProblem(f.name, "pattern", f"{label} has the wrong format"))
+                if pattern is not None and not pattern.search(value):
+                    problems.append(FieldProblem(f.name, "pattern",
+                                                 f"{f.display_label(locale)} has the wrong format"))
             if isinstance(value, int | Decimal) and not isinstance(value, bool) and not f.is_relation:
                 if f.min is not None and value < Decimal(str(f.min)):
-                    problems.append(FieldProblem(f.name, "min", f"{label} must be at least {f.min:g}"))
+                    problems.append(FieldProblem(f.name, "min", f"{f.display_label(locale)} "
+                                                                f"must be at least {_plain(f.min)}"))
                 if f.max is not None and value > Decimal(str(f.max)):
-                    problems.append(FieldProblem(f.name, "max", f"{label} must be at most {f.max:g}"))
+                    problems.append(FieldProblem(f.name, "max", f"{f.display_label(locale)} "
+                                                                f"must be at most {_plain(f.max)}"))
         if problems:
             return  # rules read clean values only
         for rule, formula in rt.rules:
@@ -306,10 +319,21 @@ class RecordService:
             if hit:
                 problems.append(FieldProblem(rule.field, rule.name, label_text(rule.message, locale)))
 
+    def _check_rest(self, rt: ObjectRuntime, record: dict[str, Any],
+                    problems: list[FieldProblem], locale: str) -> None:
+        """After values that could not be read: the other fields' problems, reported with
+        them (not when the record as a whole is unreadable)."""
+        fields = {p.field for p in problems}
+        if None not in fields:
+            self._check(rt, record, lambda _path: None, problems, locale, fields)
+
     def _db_checks(self, conn: Connection, rt: ObjectRuntime, records: Sequence[dict[str, Any]],
                    problems: Sequence[list[FieldProblem]]) -> None:
         """Checks that need the database, batched: lookups exist, unique values are free."""
-        for f in rt.relations:
+        relations = rt.relations
+        if "user" in self.ws.meta.objects:
+            relations = [*relations, OWNER]
+        for f in relations:
             wanted = {r[f.name] for r in records if r.get(f.name) is not None}
             if not wanted or f.target is None:
                 continue
@@ -402,13 +426,12 @@ class RecordService:
 
     def _bulk_batch(self, c: Connection, object_name: str, batch: list[Mapping[str, Any]],
                     offset: int, actor: Actor, result: BulkResult, skip_invalid: bool) -> None:
-        try:
-            records = self._create_many(object_name, batch, actor, c, atomic=False,
-                                        collect=result.errors, offset=offset,
-                                        write=skip_invalid or not result.errors)
-        except ValidationError as exc:  # a hook refused one row: reported like the others
-            result.errors.append((offset, exc.problems))
-            return
+        # a row refused by a before-save hook is reported with the others; a failure after
+        # rows were written (an after-save hook, a unique value taken meanwhile) rolls the
+        # whole write back
+        records = self._create_many(object_name, batch, actor, c, atomic=False,
+                                    collect=result.errors, offset=offset,
+                                    write=skip_invalid or not result.errors)
         result.created += len(records)
         result.ids.extend(r["id"] for r in records)
 
@@ -424,7 +447,7 @@ class RecordService:
             records: list[dict[str, Any]] = []
             for values in rows:
                 p: list[FieldProblem] = []
-                record = self._coerce(rt, values, p, creating=True)
+                record = self._coerce(rt, values, p, read_only_ok=True)
                 owner = record.pop("owner", None)
                 record.update(id=None, created_at=when, updated_at=when, created_by=actor.id,
                               owner=owner or actor.id, version=1)
@@ -437,9 +460,14 @@ class RecordService:
                 get = resolver.getter(rt.obj, record)
                 self._defaults(rt, record, get, p)
                 if p:
+                    self._check_rest(rt, record, p, actor.locale)
                     continue
-                self._hook("record_before_save", object_name=rt.name, record=record,
-                           previous=None, user=actor)
+                try:
+                    self._hook("record_before_save", object_name=rt.name, record=record,
+                               previous=None, user=actor)
+                except ValidationError as exc:  # refuses this row (the others are reported too)
+                    p.extend(exc.problems)
+                    continue
                 record["version"], record["id"] = 1, None
                 self._compute(rt, record, get, p)
                 self._check(rt, record, get, p, actor.locale)
@@ -457,7 +485,7 @@ class RecordService:
                 for r, number in zip(good, self._number(c, rt, f, len(good)), strict=True):
                     r[f.name] = number
             self._insert(c, rt, good)
-            good = [{col: r.get(col) for col in rt.table.c.keys()} for r in good]
+            good = [{col.key: r.get(col.key) for col in rt.table.columns} for r in good]
             self._history_rows(c, [{"object": rt.name, "record_id": r["id"], "action": "create",
                                     "field": None, "old_value": None, "new_value": None,
                                     "user_id": actor.id, "at": when} for r in good])
@@ -472,7 +500,14 @@ class RecordService:
         t = rt.table
         columns = [col.name for col in t.columns if col.name != "id"]
         try:
-            if len(records) == 1 or c.dialect.name != "sqlite":
+            if len(records) > 1 and c.dialect.name == "postgresql":
+                # ids drawn from the table's sequence first, then one plain executemany
+                # (psycopg pipelines it): much faster than INSERT ... RETURNING in batches
+                ids = list(c.scalars(select(func.nextval(func.pg_get_serial_sequence(
+                    t.name, "id"))).select_from(func.generate_series(1, len(records)))))
+                c.execute(insert(t), [{"id": rid, **{k: r.get(k) for k in columns}}
+                                      for rid, r in zip(ids, records, strict=True)])
+            elif len(records) == 1 or c.dialect.name != "sqlite":
                 if c.dialect.insert_executemany_returning:
                     ids = c.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True),
                                     [{k: r.get(k) for k in columns} for r in records]).scalars().all()
@@ -520,7 +555,10 @@ class RecordService:
     # -- update ---------------------------------------------------------------------------
 
     def update(self, object_name: str, rid: Any, changes: Mapping[str, Any], actor: Actor = SYSTEM,
-               expected_version: int | None = None, conn: Connection | None = None) -> dict[str, Any]:
+               expected_version: int | None = None, conn: Connection | None = None,
+               allow_read_only: bool = False) -> dict[str, Any]:
+        """Change a record. ``allow_read_only``: the platform itself writes (an import, a
+        workflow), which may set fields people cannot edit."""
         rt = self.runtime(object_name)
         rid = _record_id(rid)
         with self._tx(conn) as c:
@@ -536,8 +574,9 @@ class RecordService:
                 raise StaleVersion(f"{object_name} {rid} was changed by someone else (version "
                                    f"{previous['version']}, yours {expected_version}); reload it")
             problems: list[FieldProblem] = []
-            coerced = self._coerce(rt, changes, problems, creating=False)
+            coerced = self._coerce(rt, changes, problems, read_only_ok=allow_read_only)
             if problems:
+                self._check_rest(rt, {**previous, **coerced}, problems, actor.locale)
                 raise ValidationError(problems)
             record = {**previous, **coerced}
             self._hook("record_before_save", object_name=rt.name, record=record,
@@ -579,10 +618,7 @@ class RecordService:
                                     "field": k, "old_value": _history_value(previous.get(k)),
                                     "new_value": _history_value(record.get(k)),
                                     "user_id": actor.id, "at": when} for k in tracked])
-        if set(changed) & rt.rollup_inputs:
-            self._rollups_for(c, rt, [record], [previous])
-        if rt.dependents:
-            self._refresh_dependents(c, rt, record["id"], set(changed), actor)
+        self._propagate(c, rt, [record], set(changed), [previous])
         self._hook("record_after_save", object_name=rt.name, record=record, previous=previous,
                    user=actor, connection=c)
         self._after_commit(c, rt.name, record, previous, actor)
@@ -601,18 +637,30 @@ class RecordService:
                 raise NotFound(f"no {object_name} with id {rid}")
             record = dict(row._mapping)
             self._hook("record_before_delete", object_name=rt.name, record=record, user=actor)
+            cleared: list[tuple[ObjectDef, list[int]]] = []
             for child, link in self.ws.meta.children_of(rt.name):
-                if link.delete_rule != "restrict":
-                    continue
                 ct = self.ws.table(child.name)
-                n = c.scalar(select(func.count()).select_from(ct).where(ct.c[link.name] == rid))
-                if n:
-                    raise Conflict(f"cannot delete {rt.name} {rid}: {n} {child.display_plural()} "
-                                   f"still refer to it through '{link.name}'")
+                if link.delete_rule == "restrict":
+                    n = c.scalar(select(func.count()).select_from(ct)
+                                 .where(ct.c[link.name] == rid))
+                    if n:
+                        raise Conflict(f"cannot delete {rt.name} {rid}: {n} "
+                                       f"{child.display_plural()} still refer to it through "
+                                       f"'{link.name}'")
+                elif link.delete_rule == "set_null" and self.runtime(child.name).formulas:
+                    # the database clears the link; formulas reading it are computed again
+                    cleared.append((child, list(c.scalars(
+                        select(ct.c.id).where(ct.c[link.name] == rid)))))
+            cascaded = self._cascaded(c, rt.name, [rid])
             try:
                 c.execute(delete(t).where(t.c.id == rid))
             except IntegrityError as exc:
                 raise self._integrity(rt, exc) from None
+            for child, child_ids in cleared:
+                if child_ids:
+                    self.recompute_formulas(c, child, child_ids)
+            for crt, rows in cascaded:  # their other parents' rollups
+                self._rollups_for(c, crt, [], rows)
             self._history_rows(c, [{"object": rt.name, "record_id": rid, "action": "delete",
                                     "field": None, "old_value": _history_value(
                                         {k: to_json(v) for k, v in record.items()}),
@@ -621,17 +669,69 @@ class RecordService:
             self._hook("record_after_delete", object_name=rt.name, record=record, user=actor)
             return record
 
+    def _cascaded(self, c: Connection, name: str, ids: list[int],
+                  depth: int = 0) -> list[tuple[ObjectRuntime, list[dict[str, Any]]]]:
+        """The rows a delete takes with it (master-detail, level by level) that feed rollups
+        of other parents: those are recomputed once the rows are gone."""
+        out: list[tuple[ObjectRuntime, list[dict[str, Any]]]] = []
+        if depth >= MAX_PROPAGATION:
+            return out
+        for child, link in self.ws.meta.children_of(name):
+            if link.delete_rule != "cascade":
+                continue
+            crt = self.runtime(child.name)
+            feeds = any(r.relation != link.name for r in crt.rollups_up)
+            deeper = any(x.delete_rule == "cascade"
+                         for _o, x in self.ws.meta.children_of(child.name))
+            if not feeds and not deeper:
+                continue
+            ct = crt.table
+            rows = [dict(r._mapping) for start in range(0, len(ids), 900)
+                    for r in c.execute(select(ct).where(
+                        ct.c[link.name].in_(ids[start:start + 900])))]
+            if rows and feeds:
+                out.append((crt, rows))
+            if rows and deeper:
+                out += self._cascaded(c, child.name, [r["id"] for r in rows], depth + 1)
+        return out
+
     # -- rollups and dependents ----------------------------------------------------------------
 
+    def _propagate(self, c: Connection, rt: ObjectRuntime, records: Sequence[Mapping[str, Any]],
+                   changed: set[str], previous: Sequence[Mapping[str, Any]] | None = None,
+                   depth: int = 0) -> None:
+        """Bring stored values computed from these rows' ``changed`` fields up to date: the
+        parents' rollups, and formulas of other objects reading them through a lookup."""
+        if depth >= MAX_PROPAGATION:
+            return
+        self._rollups_for(c, rt, records, previous, changed, depth)
+        for dep in rt.dependents:
+            if not dep.reads & changed:
+                continue
+            dt = self.ws.table(dep.obj.name)
+            ids = sorted({x["id"] for x in records})
+            found: list[int] = []
+            for start in range(0, len(ids), 900):
+                found += c.scalars(select(dt.c.id).where(
+                    dt.c[dep.relation].in_(ids[start:start + 900])))
+            if found:
+                self.recompute_formulas(c, dep.obj, found, depth=depth + 1)
+
     def _rollups_for(self, c: Connection, rt: ObjectRuntime, records: Sequence[Mapping[str, Any]],
-                     previous: Sequence[Mapping[str, Any]] | None) -> None:
-        """Recompute the parents' rollups that these child rows (before and after) feed."""
+                     previous: Sequence[Mapping[str, Any]] | None, changed: set[str] | None = None,
+                     depth: int = 0) -> None:
+        """Recompute the parents' rollups that these child rows (before and after) feed
+        (only those reading a ``changed`` field, when given)."""
         for r in rt.rollups_up:
+            feeds = {r.relation, *([r.field.field] if r.field.field else []),
+                     *(cond["field"].split(".")[0] for cond in r.field.filter)}
+            if changed is not None and not changed & feeds:
+                continue
             parents = {x.get(r.relation) for x in records} | \
                       {x.get(r.relation) for x in (previous or ())}
             parents.discard(None)
             if parents:
-                self.recompute_rollup(c, r.parent, r.field, sorted(parents))
+                self.recompute_rollup(c, r.parent, r.field, sorted(parents), depth + 1)
 
     def rollup_expression(self, parent: ObjectDef, f: FieldDef) -> Any:
         child = self.ws.table(f.source or "")
@@ -647,8 +747,8 @@ class RecordService:
         return select(agg).where(where).scalar_subquery()
 
     def recompute_rollup(self, c: Connection, parent: ObjectDef, f: FieldDef,
-                         ids: Sequence[int] | None = None) -> None:
-        """Set ``f`` on the parents (all, or ``ids``) in SQL, then their formulas."""
+                         ids: Sequence[int] | None = None, depth: int = 0) -> None:
+        """Set ``f`` on the parents (all, or ``ids``) in SQL, then what is computed from it."""
         t = self.ws.table(parent.name)
         stmt = update(t).values({f.name: self.rollup_expression(parent, f)})
         chunks = [None] if ids is None else [ids[i:i + 900] for i in range(0, len(ids), 900)]
@@ -656,11 +756,17 @@ class RecordService:
             c.execute(stmt if chunk is None else stmt.where(t.c.id.in_(chunk)))
         prt = self.runtime(parent.name)
         if any(f.name in formula.names for _f, formula in prt.formulas):
-            self.recompute_formulas(c, parent, ids)
+            self.recompute_formulas(c, parent, ids, depth=depth)
+        if depth < MAX_PROPAGATION and (f.name in prt.rollup_inputs or any(
+                f.name in dep.reads for dep in prt.dependents)):
+            rows = [dict(r._mapping) for r in c.execute(
+                select(t) if ids is None else select(t).where(t.c.id.in_(list(ids))))]
+            self._propagate(c, prt, rows, {f.name}, depth=depth)
 
     def recompute_formulas(self, c: Connection, obj: ObjectDef, ids: Sequence[int] | None = None,
-                           only: FieldDef | None = None) -> int:
-        """Recompute stored formula values (of every record, or of ``ids``) in batches."""
+                           only: FieldDef | None = None, depth: int = 0) -> int:
+        """Recompute stored formula values (of every record, or of ``ids``) in batches, then
+        what is computed from the values that changed."""
         rt = self.runtime(obj.name)
         t = rt.table
         formulas = [f.name for f, _fm in rt.formulas if only is None or f.name == only.name]
@@ -674,14 +780,20 @@ class RecordService:
         def run(rows: list[dict[str, Any]]) -> None:
             nonlocal count
             params = []
+            changed_rows: list[dict[str, Any]] = []
+            changed: set[str] = set()
             for record in rows:
-                before = [record.get(n) for n in formulas]
+                before = {n: record.get(n) for n in formulas}
                 self._compute(rt, record, resolver.getter(obj, record), [])
-                if [record.get(n) for n in formulas] != before:
+                diff = {n for n in formulas if record.get(n) != before[n]}
+                if diff:
+                    changed |= diff
+                    changed_rows.append(record)
                     params.append({"_id": record["id"], **{f"_v_{n}": record.get(n) for n in formulas}})
             if params:
                 c.execute(stmt, params)
                 count += len(params)
+                self._propagate(c, rt, changed_rows, changed, depth=depth)
 
         if ids is not None:
             ids = list(ids)
@@ -695,17 +807,6 @@ class RecordService:
             last = rows[-1]["id"]
             run(rows)
         return count
-
-    def _refresh_dependents(self, c: Connection, rt: ObjectRuntime, rid: int, changed: set[str],
-                            actor: Actor) -> None:
-        """Formulas elsewhere that read this record through a lookup are recomputed."""
-        for dep in rt.dependents:
-            if not dep.reads & changed:
-                continue
-            dt = self.ws.table(dep.obj.name)
-            ids = list(c.scalars(select(dt.c.id).where(dt.c[dep.relation] == rid)))
-            if ids:
-                self.recompute_formulas(c, dep.obj, ids)
 
     # -- stored-value maintenance for plan steps ------------------------------------------------
 
@@ -721,6 +822,11 @@ class RecordService:
                 c.execute(update(t).where(t.c.id == bindparam("_id"))
                           .values({f.name: bindparam("_v")}),
                           [{"_id": i, "_v": n} for i, n in zip(ids, numbers, strict=True)])
+
+
+def _plain(number: float) -> str:
+    """A limit as people write it: 0, 2.5, 1000000 (not 1e+06)."""
+    return format(Decimal(str(number)).normalize(), "f")
 
 
 def _record_id(rid: Any) -> int:

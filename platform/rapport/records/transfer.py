@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 MAX_CELL = 1_000_000
+#: Columns of an export that an import reads and ignores (the database sets them).
+READ_ONLY_COLUMNS = frozenset(SYSTEM_FIELDS) - {"owner"}
 csv.field_size_limit(MAX_CELL)
 
 
@@ -39,8 +42,9 @@ class ImportReport:
         return not self.errors
 
 
-def _header_map(obj: ObjectDef, header: list[str]) -> tuple[dict[int, str], list[str]]:
-    """CSV column index -> field name (by name or label in any locale); unknown columns."""
+def _header_map(obj: ObjectDef, header: list[str]) -> tuple[dict[int, str], list[str], list[str]]:
+    """CSV column index -> field name (by name or label in any locale); unknown columns;
+    columns naming a field another column already names."""
     names: dict[str, str] = {}
     for f in obj.fields:
         names[f.name.lower()] = f.name
@@ -49,16 +53,19 @@ def _header_map(obj: ObjectDef, header: list[str]) -> tuple[dict[int, str], list
         elif f.label:
             for text in f.label.values():
                 names.setdefault(text.lower(), f.name)
-    names["owner"] = "owner"
-    names["id"] = "id"
-    mapping, unknown = {}, []
+    for name in SYSTEM_FIELDS:  # an export's bookkeeping columns import back (and are ignored)
+        names.setdefault(name, name)
+    mapping: dict[int, str] = {}
+    unknown, repeated = [], []
     for i, col in enumerate(header):
         key = col.strip().lower()
         if key in names:
+            if names[key] in mapping.values():
+                repeated.append(col)
             mapping[i] = names[key]
         elif key:
             unknown.append(col)
-    return mapping, unknown
+    return mapping, unknown, repeated
 
 
 def read_csv(path: Path | str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
@@ -78,16 +85,18 @@ def read_csv(path: Path | str) -> tuple[list[str], Iterator[tuple[int, list[str]
         raise ImportError_(f"{path}: line 1: {exc}") from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        """(the line a row starts on, its cells); a malformed row's cells are one marker."""
         while True:
+            start = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield reader.line_num, [f"\x00{exc}"]
+                yield start, [f"\x00{exc}"]
                 continue
             if row:
-                yield reader.line_num, row
+                yield start, row
     return header, rows()
 
 
@@ -98,10 +107,12 @@ def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor =
     is bad, unless ``skip_invalid``."""
     obj = ws.records.runtime(object_name).obj
     header, rows = read_csv(path)
-    mapping, unknown = _header_map(obj, header)
+    mapping, unknown, repeated = _header_map(obj, header)
     report = ImportReport()
     if unknown:
         report.errors.append((1, f"unknown column(s): {', '.join(unknown)}"))
+    if repeated:
+        report.errors.append((1, f"column(s) given twice: {', '.join(repeated)}"))
     present = set(mapping.values())
     missing = [f.name for f in obj.fields if f.required and not f.is_computed
                and f.name not in present and f.default is None and not f.default_formula]
@@ -124,7 +135,8 @@ def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor =
                 report.errors.append((line, f"has {len(row)} cells, the header has {len(header)}"))
                 continue
             lines.append(line)
-            yield {name: row[i] for i, name in mapping.items() if name != "id"}
+            yield {name: unescape_cell(row[i]) for i, name in mapping.items()
+                   if name not in READ_ONLY_COLUMNS}
 
     if upsert_key:
         records = list(parsed())
@@ -167,7 +179,8 @@ def _upsert(ws: Workspace, obj: ObjectDef, records: list[dict[str, Any]], lines:
                 creates.append((i, record))
                 continue
             try:
-                ws.records.update(obj.name, existing, record, actor, conn=conn)
+                ws.records.update(obj.name, existing, record, actor, conn=conn,
+                                  allow_read_only=True)
                 report.updated += 1
             except ValidationError as exc:
                 report.errors.append((lines[i], _describe(exc.problems)))
@@ -189,11 +202,24 @@ def _upsert(ws: Workspace, obj: ObjectDef, records: list[dict[str, Any]], lines:
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _needs_quote(text: str) -> bool:
+    return text.lstrip("'").startswith(DANGEROUS_START)
+
+
 def safe_cell(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    if isinstance(value, str) and value.startswith(DANGEROUS_START):
+    """A cell a spreadsheet will not run as a formula (CSV injection): text starting with
+    = + - @ tab or CR gets a leading apostrophe (so does such text already quoted, which
+    keeps the mapping reversible: :func:`unescape_cell` undoes it on import)."""
+    if isinstance(value, str) and _needs_quote(value):
         return "'" + value
     return value
+
+
+def unescape_cell(text: str) -> str:
+    """The value :func:`safe_cell` quoted: an export imports back unchanged."""
+    if text.startswith("'") and _needs_quote(text[1:]):
+        return text[1:]
+    return text
 
 
 def export_rows(ws: Workspace, object_name: str,
@@ -202,6 +228,7 @@ def export_rows(ws: Workspace, object_name: str,
     names = fields or ["id", *obj.field_names, *[s for s in SYSTEM_FIELDS if s != "id"]]
     header = list(names)  # machine names: an export imports back unchanged
     t = ws.table(object_name)
+    as_json = {f.name for f in obj.fields if f.value_type == "json"}
 
     def rows() -> Iterator[list[Any]]:
         last = 0
@@ -214,12 +241,10 @@ def export_rows(ws: Workspace, object_name: str,
                     out = []
                     for n in names:
                         v = to_json(m[n])
-                        if isinstance(v, list):
-                            v = ";".join(map(str, v))
-                        elif isinstance(v, dict):
-                            import json
-
+                        if n in as_json and v is not None:
                             v = json.dumps(v, ensure_ascii=False)
+                        elif isinstance(v, list):  # a multi-picklist, as the import reads it
+                            v = ";".join(map(str, v))
                         out.append(safe_cell(v))
                     yield out
     return header, rows()
