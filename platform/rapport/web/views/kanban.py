@@ -1,0 +1,238 @@
+"""Kanban boards: a column per picklist value with its count and sum (one GROUP BY in SQL),
+20 cards per column with more loaded on scroll, and moves saved through the record service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ...errors import Conflict, NotFound, StaleVersion, ValidationError
+from ...meta.model import FieldDef, ObjectDef
+from ...records.actor import Actor
+from ...records.query import And, Cond, Query, parse_sort
+from ..screens import is_partial
+from .base import ObjectScreens
+from .querystate import ListState
+from .widgets import (
+    default_sort,
+    field_of,
+    kanban_view,
+    option_color,
+    option_label,
+    problems_by_field,
+    record_title,
+    resolve_titles,
+)
+
+CARDS_PER_PAGE = 20
+BLANK = "__blank__"
+
+
+@dataclass
+class Column:
+    index: str                 # a safe id part: the option's position, or "blank"
+    value: str | None
+    label: str
+    color: str | None
+    count: int = 0
+    total: Any = None
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    cursor: str | None = None
+
+
+class KanbanScreens(ObjectScreens):
+    def board_view(self, request: Request, obj: ObjectDef) -> dict[str, Any]:
+        view = kanban_view(obj)
+        if view is None:
+            raise NotFound(self.screens.t(request, "kanban.none", object=obj.name))
+        return view
+
+    def _base_query(self, obj: ObjectDef, state: ListState, view: dict[str, Any]) -> Query:
+        q = state.query(self.ws, obj, cursor=False)
+        q.sort = parse_sort(view.get("sort") or default_sort(obj))
+        q.limit = CARDS_PER_PAGE
+        return q
+
+    def summaries(self, obj: ObjectDef, view: dict[str, Any], q: Query) -> dict[Any, tuple[int, Any]]:
+        """{group value: (count, sum)} in one GROUP BY query over the object's table."""
+        t = self.ws.table(obj.name)
+        compiler = self.ws.compiler()
+        col = t.c[view["group_by"]]
+        where = compiler.where(obj, q.filter)
+        if q.search:
+            where = and_(where, compiler.search(obj, q.search))
+        sum_name = view.get("sum")
+        aggregates = [func.count()]
+        if sum_name and sum_name in t.c:
+            aggregates.append(func.coalesce(func.sum(t.c[sum_name]), 0))
+        stmt = select(col, *aggregates).where(where).group_by(col)
+        with self.ws.read_engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return {r[0]: (int(r[1]), r[2] if len(r) > 2 else None) for r in rows}
+
+    def columns(self, obj: ObjectDef, view: dict[str, Any], q: Query, locale: str
+                ) -> list[Column]:
+        f = obj.field(view["group_by"])
+        sums = self.summaries(obj, view, q)
+        cols = [Column(str(i), o.value, option_label(f, o.value, locale), option_color(f, o.value))
+                for i, o in enumerate(f.options) if o.active or o.value in sums]
+        known = {c.value for c in cols}
+        if sums.get(None, (0, None))[0]:
+            cols.append(Column("blank", None, "", None))
+        for c in cols:
+            c.count, c.total = sums.get(c.value, (0, None))
+            if view.get("sum") and c.total is None:
+                c.total = Decimal(0)
+        del known
+        return cols
+
+    def cards(self, obj: ObjectDef, view: dict[str, Any], q: Query, value: str | None,
+              cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        group = Cond(view["group_by"], "is_blank") if value is None else \
+            Cond(view["group_by"], "eq", value)
+        query = Query(filter=And((group, *([q.filter] if q.filter else []))), search=q.search,
+                      sort=q.sort, limit=CARDS_PER_PAGE, cursor=cursor)
+        page = self.ws.records.query(obj.name, query)
+        return page.data, page.next_cursor
+
+    def card_fields(self, obj: ObjectDef, view: dict[str, Any]) -> list[FieldDef]:
+        names = [n for n in view.get("card") or () if n != obj.title]
+        return [f for f in (field_of(obj, n) for n in names) if f is not None]
+
+    def board_context(self, request: Request, actor: Actor, obj: ObjectDef) -> dict[str, Any]:
+        view = self.board_view(request, obj)
+        state = ListState.from_params(request.query_params, obj)
+        locale = self.screens.locale(request, actor)
+        error = None
+        try:
+            q = self._base_query(obj, state, view)
+            cols = self.columns(obj, view, q, locale)
+        except ValidationError as exc:
+            error = "; ".join(p.message for p in exc.problems)
+            state.filters, state.search = [], ""
+            q = self._base_query(obj, state, view)
+            cols = self.columns(obj, view, q, locale)
+        for c in cols:
+            c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
+        card_fields = self.card_fields(obj, view)
+        records = [r for c in cols for r in c.cards]
+        return {"obj": obj, "view": view, "columns": cols, "card_fields": card_fields,
+                "titles": resolve_titles(self.ws, obj, records, card_fields), "error": error,
+                "state": state, "filter_qs": state.url_query(obj, cursor=""),
+                "sum_field": obj.field(view["sum"]) if view.get("sum") and
+                obj.has_field(view["sum"]) else None,
+                "group_field": obj.field(view["group_by"]), "record_title": record_title,
+                "can_write": not obj.system or actor.is_admin}
+
+    async def board(self, request: Request) -> Response:
+        actor = await self.screens.actor(request)
+        obj = self.obj(request)
+        context = await run_in_threadpool(self.board_context, request, actor, obj)
+        return self.screens.render(request, "kanban.html", 400 if context["error"] else 200,
+                                   actor, **context)
+
+    def more_context(self, request: Request, obj: ObjectDef) -> dict[str, Any]:
+        view = self.board_view(request, obj)
+        state = ListState.from_params(request.query_params, obj)
+        params = request.query_params
+        value = params.get("value")
+        value = None if value in (None, BLANK) else str(value)
+        f = obj.field(view["group_by"])
+        if value is not None and value not in f.option_values:
+            raise NotFound(self.screens.t(request, "kanban.no_column"))
+        q = self._base_query(obj, state, view)
+        cards, cursor = self.cards(obj, view, q, value, str(params.get("cursor") or "") or None)
+        card_fields = self.card_fields(obj, view)
+        index = "blank" if value is None else str(f.option_values.index(value))
+        column = Column(index, value, "", None, cards=cards, cursor=cursor)
+        return {"obj": obj, "view": view, "column": column, "card_fields": card_fields,
+                "titles": resolve_titles(self.ws, obj, cards, card_fields),
+                "filter_qs": state.url_query(obj, cursor=""), "record_title": record_title,
+                "group_field": f, "can_write": True}
+
+    async def more(self, request: Request) -> Response:
+        """The next cards of one column (the scroll sentinel's request)."""
+        actor = await self.screens.actor(request)
+        obj = self.obj(request)
+        context = await run_in_threadpool(self.more_context, request, obj)
+        context["can_write"] = not obj.system or actor.is_admin
+        return self.screens.render(request, "partials/kanban_cards.html", actor=actor, **context)
+
+    # -- moving a card --------------------------------------------------------------------------
+
+    async def move(self, request: Request) -> Response:
+        actor = await self.screens.actor(request)
+        obj = self.obj(request)
+        self.check_write(request, actor, obj)
+        view = self.board_view(request, obj)
+        form = await request.form()
+        rid = request.path_params["id"]
+        f = obj.field(view["group_by"])
+        value = str(form.get("value") or "")
+        value_or_none = None if value in ("", BLANK) else value
+        version_text = str(form.get("version") or "")
+        version = int(version_text) if version_text.isdigit() else None
+        back = str(form.get("_back") or "")
+        back = back if back.startswith(f"/o/{obj.name}") and "//" not in back else \
+            f"/o/{obj.name}/kanban"
+        locale = self.screens.locale(request, actor)
+        message, status = None, 200
+        try:
+            record = await run_in_threadpool(self.ws.records.update, obj.name, rid,
+                                             {f.name: value_or_none},
+                                             self.screens.acting(request, actor), version)
+        except ValidationError as exc:
+            _per, general = problems_by_field(exc.problems, obj, locale, ())
+            message, status = "; ".join(general), 422
+        except StaleVersion:
+            message, status = self.screens.t(request, "kanban.stale"), 409
+        except Conflict as exc:
+            message, status = str(exc), 409
+        if not is_partial(request):
+            if message:
+                self.screens.flash(request, message, "error")
+            else:
+                self.screens.flash(request, self.screens.t(
+                    request, "kanban.moved", title=record_title(obj, record),
+                    column=option_label(f, value_or_none, locale) if value_or_none else "—"))
+            return RedirectResponse(back, 303)
+        if message:
+            return Response(message, status_code=status, media_type="text/plain")
+        context = await run_in_threadpool(self.board_context_after_move, request, actor, obj,
+                                          record)
+        return self.screens.render(request, "partials/kanban_moved.html", actor=actor,
+                                   **context)
+
+    def board_context_after_move(self, request: Request, actor: Actor, obj: ObjectDef,
+                                 record: dict[str, Any]) -> dict[str, Any]:
+        view = self.board_view(request, obj)
+        state = ListState.from_params(request.query_params, obj)
+        locale = self.screens.locale(request, actor)
+        try:
+            q = self._base_query(obj, state, view)
+            cols = self.columns(obj, view, q, locale)
+        except ValidationError:
+            q = self._base_query(obj, ListState(), view)
+            cols = self.columns(obj, view, q, locale)
+        card_fields = self.card_fields(obj, view)
+        return {"obj": obj, "view": view, "columns": cols, "record": record,
+                "card_fields": card_fields,
+                "titles": resolve_titles(self.ws, obj, [record], card_fields),
+                "sum_field": obj.field(view["sum"]) if view.get("sum") and
+                obj.has_field(view["sum"]) else None,
+                "group_field": obj.field(view["group_by"]), "record_title": record_title,
+                "can_write": True}
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/o/{object}/kanban", self.board, methods=["GET"]),
+            Route("/o/{object}/kanban/cards", self.more, methods=["GET"]),
+            Route("/o/{object}/{id:int}/move", self.move, methods=["POST"]),
+        ]
