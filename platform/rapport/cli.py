@@ -275,19 +275,23 @@ DEMO_ADMIN = ("admin@example.com", "rapport-demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Create the workspace and its data, then stop.")
-def demo(directory: str, host: str, port: int, no_serve: bool) -> None:
-    """A workspace with sample data (created on first run), then serve it."""
+@click.pass_context
+def demo(ctx: click.Context, directory: str, host: str, port: int, no_serve: bool) -> None:
+    """A workspace with sample data (created on first run), then serve it.
+
+    SQLite in DIR, unless ``rapport --database URL demo`` names another database."""
     from .auth.users import actor_of, create_user, find_user
     from .demo import seed
     from .workspace import CONFIG_FILE, Workspace
 
     with _errors():
         root = Path(directory).resolve()
+        database = (ctx.find_root().obj or {}).get("database")
         if (root / CONFIG_FILE).exists():
-            ws = Workspace.open(root)
+            ws = Workspace.open(root, database)
             click.echo(f"using the demo workspace in {root}", err=True)
         else:
-            ws = Workspace.init(root)
+            ws = Workspace.init(root, database)
             admin = create_user(ws, DEMO_ADMIN[0], "admin", DEMO_ADMIN[1], "Ada Admin")
             with _progress("sample data", None) as advance:
                 counts = seed(ws, actor_of(admin), progress=advance)

@@ -77,8 +77,8 @@ def seed(ws: Workspace, admin: Actor, scale: int = 1,
                     "account": account["id"], "owner": owner}, admin))
                 made("contact")
             for _o in range(rnd.randrange(1, 4)):
-                _opportunity(ws, admin, rnd, account, contacts, owner, products, today)
-                made("opportunity")
+                for kind in _opportunity(ws, admin, rnd, account, contacts, owner, products, today):
+                    made(kind)
     for i in range(8):
         ws.records.create("lead", {
             "first_name": rnd.choice(FIRST), "last_name": rnd.choice(LAST),
@@ -91,7 +91,9 @@ def seed(ws: Workspace, admin: Actor, scale: int = 1,
 
 def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[str, Any],
                  contacts: list[dict[str, Any]], owner: int | None, products: list[dict[str, Any]],
-                 today: date) -> None:
+                 today: date) -> list[str]:
+    """One opportunity with an activity, and a quote with two lines once it is far enough
+    along; returns the kinds of record made, in order."""
     stage, probability = rnd.choice(STAGES)
     amount = Decimal(rnd.randrange(20, 900) * 250)
     closed = stage.startswith("closed")
@@ -112,6 +114,7 @@ def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[
         "start_at": start, "end_at": start + timedelta(minutes=45), "due_date": start.date(),
         "related_object": "opportunity", "related_id": opp["id"], "account": account["id"],
         "contact": contact["id"], "opportunity": opp["id"], "owner": owner}, admin)
+    made = ["opportunity", "activity"]
     if stage in {"proposal", "negotiation", "closed_won"}:
         quote = ws.records.create("quote", {
             "name": f"Quote for {opp['name']}"[:200], "opportunity": opp["id"], "account": account["id"],
@@ -121,3 +124,5 @@ def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[
             ws.records.create("quote_line", {
                 "quote": quote["id"], "product": product["id"], "quantity": rnd.randrange(1, 20),
                 "unit_price": product["unit_price"]}, admin)
+        made += ["quote", "quote_line", "quote_line"]
+    return made
