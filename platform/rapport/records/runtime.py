@@ -42,6 +42,8 @@ class ObjectRuntime:
     rollups_up: list[Rollup] = field(default_factory=list)
     own_rollups: list[FieldDef] = field(default_factory=list)
     dependents: list[Dependent] = field(default_factory=list)
+    #: the record service's :class:`~rapport.records.writer.WritePlan`, built on first write
+    write_plan: Any = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -26,33 +28,34 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..errors import (
     Conflict,
     FieldProblem,
-    FormulaError,
     NotFound,
     StaleVersion,
     ValidationError,
 )
-from ..fieldtypes import CoercionError
-from ..meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
+from ..meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from ..storage.plan import constraint_name
 from .actor import SYSTEM, Actor
 from .query import Page, Query, conditions
 from .runtime import ObjectRuntime
+from .writer import SQLiteInsert, WritePlan
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-WRITABLE_SYSTEM_FIELDS = frozenset({"owner"})
 OWNER = FieldDef("owner", "lookup", label={"en": "Owner", "zh-CN": "所有人"}, target="user")
 BULK_BATCH = 1000
 COUNTER = re.compile(r"\{(0+)\}")
 #: How far a change travels through stored values computed from it (rollups of rollups,
 #: formulas reading formulas through lookups) before the chain is cut.
 MAX_PROPAGATION = 8
+#: The history columns a bulk create fills, in the order its rows are built.
+HISTORY_COLUMNS = ("object", "record_id", "action", "field", "old_value", "new_value", "user_id",
+                   "at")
 
 
 def now_utc() -> datetime:
@@ -107,32 +110,51 @@ class _Resolver:
                 self.cache.setdefault((object_name, i), None)
 
     def getter(self, obj: ObjectDef, record: Mapping[str, Any]) -> Callable[[str], Any]:
-        meta = self.service.ws.meta
+        return partial(self.get, obj, record)
 
-        def get(path: str) -> Any:
-            parts = path.split(".")
-            current_obj, current = obj, record
-            for part in parts[:-1]:
-                if part in {"owner", "created_by"}:
-                    target = "user"
-                elif current_obj.has_field(part) and current_obj.field(part).is_relation:
-                    target = current_obj.field(part).target or ""
-                else:
-                    return None
-                rid = current.get(part)
-                if rid is None:
-                    return None
-                row = self.row(target, rid)
-                if row is None:
-                    return None
-                current_obj, current = meta.objects[target], row
-            return current.get(parts[-1])
-        return get
+    def cursor(self, obj: ObjectDef) -> _RecordGetter:
+        """A getter a batch step points at each of its records in turn."""
+        return _RecordGetter(self.get, obj)
+
+    def get(self, obj: ObjectDef, record: Mapping[str, Any], path: str) -> Any:
+        """The value at ``path`` (``account.industry``) from ``record`` of ``obj``."""
+        parts = path.split(".")
+        current_obj, current = obj, record
+        for part in parts[:-1]:
+            if part in {"owner", "created_by"}:
+                target = "user"
+            elif current_obj.has_field(part) and current_obj.field(part).is_relation:
+                target = current_obj.field(part).target or ""
+            else:
+                return None
+            rid = current.get(part)
+            if rid is None:
+                return None
+            row = self.row(target, rid)
+            if row is None:
+                return None
+            current_obj, current = self.service.ws.meta.objects[target], row
+        return current.get(parts[-1])
+
+
+class _RecordGetter:
+    """``get(path)`` for the record it points at (``.record``)."""
+
+    __slots__ = ("get", "obj", "record")
+
+    def __init__(self, get: Callable[[ObjectDef, Mapping[str, Any], str], Any], obj: ObjectDef):
+        self.get = get
+        self.obj = obj
+        self.record: Mapping[str, Any] = {}
+
+    def __call__(self, path: str) -> Any:
+        return self.get(self.obj, self.record, path)
 
 
 class RecordService:
     def __init__(self, ws: Workspace):
         self.ws = ws
+        self._history_inserts: dict[int, SQLiteInsert] = {}
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -151,7 +173,20 @@ class RecordService:
             raise NotFound(f"no object named '{str(object_name)[:60]}'") from None
 
     def _hook(self, name: str, **kwargs: Any) -> None:
-        getattr(self.ws.plugins.hook, name)(workspace=self.ws, **kwargs)
+        hook = getattr(self.ws.plugins.hook, name)
+        if hook.get_hookimpls():  # pluggy's call costs microseconds even with no plugin
+            hook(workspace=self.ws, **kwargs)
+
+    def _hooked(self, name: str) -> bool:
+        """Whether a plugin implements the hook (asked once per batch)."""
+        return bool(getattr(self.ws.plugins.hook, name).get_hookimpls())
+
+    def plan(self, rt: ObjectRuntime) -> WritePlan:
+        """The object's write plan (built once per metadata revision, kept on its runtime)."""
+        plan = rt.write_plan
+        if plan is None:
+            plan = rt.write_plan = WritePlan(rt, self.ws.types, OWNER)
+        return plan
 
     # -- reading --------------------------------------------------------------------
 
@@ -212,112 +247,22 @@ class RecordService:
 
     def _coerce(self, rt: ObjectRuntime, values: Mapping[str, Any], problems: list[FieldProblem],
                 read_only_ok: bool) -> dict[str, Any]:
-        obj = rt.obj
-        types = self.ws.types
-        out: dict[str, Any] = {}
-        if not isinstance(values, Mapping):
-            problems.append(FieldProblem(None, "invalid", "a record must be a JSON object"))
-            return out
-        for key, value in values.items():
-            if key in WRITABLE_SYSTEM_FIELDS:
-                try:
-                    out[key] = types["lookup"].coerce(OWNER, value)
-                except CoercionError as exc:
-                    problems.append(FieldProblem(key, "invalid", f"{OWNER.display_label()} {exc}"))
-                continue
-            if key in SYSTEM_FIELDS:
-                continue  # read-only bookkeeping: ignored so a GET body can be PUT back
-            if not isinstance(key, str) or not obj.has_field(key):
-                problems.append(FieldProblem(str(key)[:60], "unknown_field",
-                                             f"{obj.name} has no field '{str(key)[:60]}'"))
-                continue
-            f = obj.field(key)
-            if f.is_computed:
-                continue  # computed: ignored on input, like the bookkeeping fields
-            if f.read_only and not read_only_ok:
-                problems.append(FieldProblem(key, "read_only", f"{f.display_label()} is read-only"))
-                continue
-            try:
-                out[key] = types.of(f).coerce(f, value)
-            except CoercionError as exc:
-                problems.append(FieldProblem(key, "invalid", f"{f.display_label()} {exc}"))
-        return out
+        return self.plan(rt).coerce(values, problems, read_only_ok)
 
     def _defaults(self, rt: ObjectRuntime, record: dict[str, Any], get: Callable[[str], Any],
                   problems: list[FieldProblem]) -> None:
-        types = self.ws.types
-        for f in rt.input_fields:
-            if f.name in record:
-                continue
-            if f.name in rt.default_formulas:
-                try:
-                    value = rt.default_formulas[f.name].evaluate(record, get=get)
-                    record[f.name] = types.of(f).coerce(f, value)
-                except (FormulaError, CoercionError) as exc:
-                    problems.append(FieldProblem(f.name, "default_error",
-                                                 f"default of {f.name} cannot be computed: {exc}"))
-            elif f.default is not None:
-                with suppress(CoercionError):
-                    record[f.name] = types.of(f).coerce(f, f.default)
-            else:
-                record[f.name] = None
-        for f in rt.own_rollups:
-            record[f.name] = 0 if f.aggregate in {"count", "sum"} else None
+        self.plan(rt).defaults(record, get, problems)
 
     def _compute(self, rt: ObjectRuntime, record: dict[str, Any], get: Callable[[str], Any],
                  problems: list[FieldProblem]) -> None:
-        types = self.ws.types
-        for f, formula in rt.formulas:
-            try:
-                record[f.name] = types.coerce_value(f, formula.evaluate(record, get=get))
-            except (FormulaError, CoercionError) as exc:
-                where = f"record {record['id']}" if record.get("id") else "the new record"
-                problems.append(FieldProblem(
-                    f.name, "formula_error",
-                    f"{f.display_label()} cannot be computed for {where} of {rt.name}: {exc}"))
-                record[f.name] = None
+        self.plan(rt).compute(record, get, problems)
 
     def _check(self, rt: ObjectRuntime, record: dict[str, Any], get: Callable[[str], Any],
                problems: list[FieldProblem], locale: str = "en",
                skip: Collection[str | None] = ()) -> None:
         """Field checks (required, lengths, pattern, min/max; not the fields in ``skip``),
         then, when every field is fine, the validation rules."""
-        for f in rt.obj.fields:
-            if f.name in skip:
-                continue
-            value = record.get(f.name)
-            if value is None:
-                if f.required and not f.is_computed:
-                    problems.append(FieldProblem(f.name, "required",
-                                                 f"{f.display_label(locale)} is required"))
-                continue
-            if isinstance(value, str):
-                if f.min_length and len(value) < f.min_length:
-                    problems.append(FieldProblem(
-                        f.name, "too_short",
-                        f"{f.display_label(locale)} needs at least {f.min_length} characters"))
-                pattern = rt.patterns.get(f.name)
-                if pattern is not None and not pattern.search(value):
-                    problems.append(FieldProblem(f.name, "pattern",
-                                                 f"{f.display_label(locale)} has the wrong format"))
-            if isinstance(value, int | Decimal) and not isinstance(value, bool) and not f.is_relation:
-                if f.min is not None and value < Decimal(str(f.min)):
-                    problems.append(FieldProblem(f.name, "min", f"{f.display_label(locale)} "
-                                                                f"must be at least {_plain(f.min)}"))
-                if f.max is not None and value > Decimal(str(f.max)):
-                    problems.append(FieldProblem(f.name, "max", f"{f.display_label(locale)} "
-                                                                f"must be at most {_plain(f.max)}"))
-        if problems:
-            return  # rules read clean values only
-        for rule, formula in rt.rules:
-            try:
-                hit = formula.evaluate(record, get=get)
-            except FormulaError as exc:
-                problems.append(FieldProblem(rule.field, "rule_error",
-                                             f"validation rule {rule.name} failed to run: {exc}"))
-                continue
-            if hit:
-                problems.append(FieldProblem(rule.field, rule.name, label_text(rule.message, locale)))
+        self.plan(rt).check(record, get, problems, locale, skip)
 
     def _check_rest(self, rt: ObjectRuntime, record: dict[str, Any],
                     problems: list[FieldProblem], locale: str) -> None:
@@ -328,13 +273,15 @@ class RecordService:
             self._check(rt, record, lambda _path: None, problems, locale, fields)
 
     def _db_checks(self, conn: Connection, rt: ObjectRuntime, records: Sequence[dict[str, Any]],
-                   problems: Sequence[list[FieldProblem]]) -> None:
-        """Checks that need the database, batched: lookups exist, unique values are free."""
+                   problems: list[list[FieldProblem] | None]) -> None:
+        """Checks that need the database, batched: lookups exist, unique values are free.
+        ``problems``: each record's list (None while it has none)."""
         relations = rt.relations
         if "user" in self.ws.meta.objects:
             relations = [*relations, OWNER]
         for f in relations:
-            wanted = {r[f.name] for r in records if r.get(f.name) is not None}
+            wanted = {r.get(f.name) for r in records}
+            wanted.discard(None)
             if not wanted or f.target is None:
                 continue
             target = self.ws.table(f.target)
@@ -343,10 +290,10 @@ class RecordService:
             for start in range(0, len(ordered), 900):
                 found.update(conn.scalars(select(target.c.id).where(
                     target.c.id.in_(ordered[start:start + 900]))))
-            for r, p in zip(records, problems, strict=True):
+            for i, r in enumerate(records):
                 if r.get(f.name) is not None and r[f.name] not in found:
-                    p.append(FieldProblem(f.name, "not_found",
-                                          f"{f.display_label()}: no {f.target} with id {r[f.name]}"))
+                    _add(problems, i, FieldProblem(
+                        f.name, "not_found", f"{f.display_label()}: no {f.target} with id {r[f.name]}"))
         for f in rt.unique_fields:
             seen: dict[Any, int] = {}
             for i, r in enumerate(records):
@@ -354,7 +301,7 @@ class RecordService:
                 if v is None:
                     continue
                 if v in seen:
-                    problems[i].append(FieldProblem(
+                    _add(problems, i, FieldProblem(
                         f.name, "unique", f"{f.display_label()} '{v}' is used twice in this batch"))
                 seen.setdefault(v, i)
             if not seen:
@@ -366,12 +313,12 @@ class RecordService:
                 for v, rid in conn.execute(select(col, rt.table.c.id).where(
                         col.in_(values[start:start + 900]))):
                     taken[v] = rid
-            for r, p in zip(records, problems, strict=True):
+            for i, r in enumerate(records):
                 v = r.get(f.name)
                 if v in taken and taken[v] != r.get("id"):
-                    p.append(FieldProblem(f.name, "unique",
-                                          f"{f.display_label()} '{v}' is already used by "
-                                          f"{rt.name} {taken[v]}"))
+                    _add(problems, i, FieldProblem(f.name, "unique",
+                                                   f"{f.display_label()} '{v}' is already used by "
+                                                   f"{rt.name} {taken[v]}"))
 
     def _number(self, conn: Connection, rt: ObjectRuntime, f: FieldDef, count: int) -> list[str]:
         seq = self.ws.table("rapport_sequence")
@@ -433,44 +380,37 @@ class RecordService:
                                     collect=result.errors, offset=offset,
                                     write=skip_invalid or not result.errors)
         result.created += len(records)
-        result.ids.extend(r["id"] for r in records)
+        result.ids.extend(map(itemgetter("id"), records))
 
     def _create_many(self, object_name: str, rows: Sequence[Mapping[str, Any]], actor: Actor,
                      conn: Connection | None, atomic: bool,
                      collect: list[tuple[int, list[FieldProblem]]] | None = None,
                      offset: int = 0, write: bool = True) -> list[dict[str, Any]]:
+        """Create the rows (one batch). ``atomic``: raise on the first bad row and return the
+        records as stored; else the bad rows go to ``collect`` and the records returned
+        carry at least their ids (column-ordered records only when a hook needs them).
+
+        Each step runs over the whole batch; a row refused by a step drops out of the next
+        ones, as it would going through the steps row by row. A row's problems list exists
+        only once it has a problem: a batch keeps few objects the garbage collector tracks."""
         rt = self.runtime(object_name)
+        plan = self.plan(rt)
         when = now_utc()
+        rows = rows if isinstance(rows, list) else list(rows)
         with self._tx(conn) as c:
             resolver = _Resolver(self, c)
-            problems: list[list[FieldProblem]] = []
-            records: list[dict[str, Any]] = []
-            for values in rows:
-                p: list[FieldProblem] = []
-                record = self._coerce(rt, values, p, read_only_ok=True)
-                owner = record.pop("owner", None)
-                record.update(id=None, created_at=when, updated_at=when, created_by=actor.id,
-                              owner=owner or actor.id, version=1)
-                records.append(record)
-                problems.append(p)
+            records, problems = self._coerce_rows(plan, rows, actor, when)
             for f in rt.relations:
-                if f.target:
-                    resolver.prefetch(f.target, (r.get(f.name) for r in records))
-            for record, p in zip(records, problems, strict=True):
-                get = resolver.getter(rt.obj, record)
-                self._defaults(rt, record, get, p)
-                if p:
-                    self._check_rest(rt, record, p, actor.locale)
-                    continue
-                try:
-                    self._hook("record_before_save", object_name=rt.name, record=record,
-                               previous=None, user=actor)
-                except ValidationError as exc:  # refuses this row (the others are reported too)
-                    p.extend(exc.problems)
-                    continue
-                record["version"], record["id"] = 1, None
-                self._compute(rt, record, get, p)
-                self._check(rt, record, get, p, actor.locale)
+                linked = {r.get(f.name) for r in records}
+                linked.discard(None)
+                if f.target and linked:
+                    resolver.prefetch(f.target, linked)
+            self._defaults_rows(rt, plan, records, resolver, problems, actor)
+            if self._hooked("record_before_save"):
+                self._before_save_rows(rt, records, problems, actor)
+            valid = [i for i, p in enumerate(problems) if p is None]
+            self._compute_rows(plan, records, valid, resolver, problems)
+            self._check_rows(plan, records, valid, resolver, problems, actor)
             self._db_checks(c, rt, records, problems)
             bad = [(offset + i, p) for i, p in enumerate(problems) if p]
             if bad:
@@ -485,16 +425,92 @@ class RecordService:
                 for r, number in zip(good, self._number(c, rt, f, len(good)), strict=True):
                     r[f.name] = number
             self._insert(c, rt, good)
-            good = [{col.key: r.get(col.key) for col in rt.table.columns} for r in good]
-            self._history_rows(c, [{"object": rt.name, "record_id": r["id"], "action": "create",
-                                    "field": None, "old_value": None, "new_value": None,
-                                    "user_id": actor.id, "at": when} for r in good])
+            self._history_created(c, rt, good, actor, when)
             self._rollups_for(c, rt, good, None)
-            for r in good:
-                self._hook("record_after_save", object_name=rt.name, record=r, previous=None,
-                           user=actor, connection=c)
-                self._after_commit(c, rt.name, r, None, actor)
-            return good
+            after_save = self._hooked("record_after_save")
+            after_commit = self._hooked("record_after_commit")
+            if not (atomic or after_save or after_commit):
+                return good
+            columns = [col.key for col in rt.table.columns]
+            stored = [{k: r.get(k) for k in columns} for r in good]
+            for r in stored:
+                if after_save:
+                    self._hook("record_after_save", object_name=rt.name, record=r, previous=None,
+                               user=actor, connection=c)
+                if after_commit:
+                    self._after_commit(c, rt.name, r, None, actor)
+            return stored
+
+    # the steps of a create, each over the whole batch
+
+    def _coerce_rows(self, plan: WritePlan, rows: Sequence[Mapping[str, Any]], actor: Actor,
+                     when: datetime) -> tuple[list[dict[str, Any]], list[list[FieldProblem] | None]]:
+        """The rows' values coerced, with the bookkeeping fields, and (when they are plain
+        values) the defaults of the fields a row leaves out."""
+        uid = actor.id
+        base = {"id": None, "created_at": when, "updated_at": when, "created_by": uid,
+                "owner": uid, "version": 1}
+        if plan.static_defaults is not None:  # else computed per record in _defaults_rows
+            base = {**plan.static_defaults, **dict(plan.rollup_defaults), **base}
+        records, problems = plan.coerce_many(rows, True, base)
+        for r in records:
+            if not r["owner"]:  # a blank owner: the creator
+                r["owner"] = uid
+        return records, problems
+
+    def _defaults_rows(self, rt: ObjectRuntime, plan: WritePlan, records: list[dict[str, Any]],
+                       resolver: _Resolver, problems: list[list[FieldProblem] | None],
+                       actor: Actor) -> None:
+        if plan.static_defaults is None:
+            defaults, get = plan.defaults, resolver.cursor(rt.obj)
+            for i, record in enumerate(records):
+                p = problems[i] or []
+                get.record = record
+                defaults(record, get, p)
+                if p:
+                    problems[i] = p
+        for record, p in zip(records, problems, strict=True):
+            if p:
+                self._check_rest(rt, record, p, actor.locale)
+
+    def _before_save_rows(self, rt: ObjectRuntime, records: list[dict[str, Any]],
+                          problems: list[list[FieldProblem] | None], actor: Actor) -> None:
+        for i, record in enumerate(records):
+            if problems[i]:
+                continue
+            try:
+                self._hook("record_before_save", object_name=rt.name, record=record,
+                           previous=None, user=actor)
+            except ValidationError as exc:  # refuses this row (the others are reported too)
+                problems[i] = list(exc.problems)
+                continue
+            record["version"], record["id"] = 1, None
+
+    def _compute_rows(self, plan: WritePlan, records: list[dict[str, Any]], valid: list[int],
+                      resolver: _Resolver, problems: list[list[FieldProblem] | None]) -> None:
+        """Formulas of the rows still valid (``valid``: their indexes)."""
+        if not plan.formulas:
+            return
+        compute, get = plan.compute, resolver.cursor(plan.rt.obj)
+        for i in valid:
+            record = get.record = records[i]
+            p: list[FieldProblem] = []
+            compute(record, get, p)
+            if p:
+                problems[i] = p
+
+    def _check_rows(self, plan: WritePlan, records: list[dict[str, Any]], valid: list[int],
+                    resolver: _Resolver, problems: list[list[FieldProblem] | None],
+                    actor: Actor) -> None:
+        """Field checks and validation rules of the rows that reached the formulas
+        (those whose formulas failed get their field checks too)."""
+        check, get, locale = plan.check, resolver.cursor(plan.rt.obj), actor.locale
+        for i in valid:
+            record = get.record = records[i]
+            p = problems[i] or []
+            check(record, get, p, locale)
+            if p:
+                problems[i] = p
 
     def _insert(self, c: Connection, rt: ObjectRuntime, records: list[dict[str, Any]]) -> None:
         t = rt.table
@@ -515,17 +531,36 @@ class RecordService:
                     ids = [c.execute(insert(t).values({k: r.get(k) for k in columns}))
                            .inserted_primary_key[0] for r in records]
             else:
-                # SQLite: one executemany, ids taken from the rowids it assigned in sequence
-                # (the transaction holds the write lock, so nothing interleaves)
-                first = (c.scalar(select(func.max(t.c.id))) or 0) + 1
-                rows = [{"id": first + i, **{k: r.get(k) for k in columns}}
-                        for i, r in enumerate(records)]
-                c.execute(insert(t), rows)
-                ids = [row["id"] for row in rows]
+                # SQLite: the ids follow the largest one, as SQLite itself would number the
+                # rows (no AUTOINCREMENT); the transaction holds the write lock from its BEGIN
+                # IMMEDIATE, so nothing interleaves. One executemany on the DBAPI cursor with
+                # the values through the columns' own bind processors (what SQLAlchemy binds).
+                spec = self.plan(rt).sqlite_insert(c.dialect)
+                first = (_dbapi(c, spec.max_id_sql) or 0) + 1
+                for rid, r in enumerate(records, first):
+                    r["id"] = rid
+                _dbapi(c, *spec.batch(records))
+                return
         except IntegrityError as exc:
             raise self._integrity(rt, exc) from None
         for r, rid in zip(records, ids, strict=True):
             r["id"] = rid
+
+    def _history_created(self, c: Connection, rt: ObjectRuntime, records: list[dict[str, Any]],
+                         actor: Actor, when: datetime) -> None:
+        """One history row per created record."""
+        if c.dialect.name != "sqlite":
+            self._history_rows(c, [{"object": rt.name, "record_id": r["id"], "action": "create",
+                                    "field": None, "old_value": None, "new_value": None,
+                                    "user_id": actor.id, "at": when} for r in records])
+            return
+        spec = self._history_inserts.get(id(c.dialect))
+        if spec is None:
+            spec = self._history_inserts[id(c.dialect)] = SQLiteInsert(
+                self.ws.table("rapport_history"), c.dialect, HISTORY_COLUMNS)
+        fixed = {"object": rt.name, "action": "create", "field": None, "old_value": None,
+                 "new_value": None, "user_id": actor.id, "at": when}
+        _dbapi(c, *spec.batch_of(fixed, "record_id", [r["id"] for r in records]))
 
     def _integrity(self, rt: ObjectRuntime, exc: IntegrityError) -> Exception:
         text = str(exc.orig)
@@ -824,9 +859,35 @@ class RecordService:
                           [{"_id": i, "_v": n} for i, n in zip(ids, numbers, strict=True)])
 
 
-def _plain(number: float) -> str:
-    """A limit as people write it: 0, 2.5, 1000000 (not 1e+06)."""
-    return format(Decimal(str(number)).normalize(), "f")
+def _add(problems: list[list[FieldProblem] | None], i: int, problem: FieldProblem) -> None:
+    """Add a problem to row ``i`` of a batch (its list is made on its first problem)."""
+    p = problems[i]
+    if p is None:
+        problems[i] = [problem]
+    else:
+        p.append(problem)
+
+
+def _dbapi(c: Connection, sql: str, rows: list[tuple[Any, ...]] | None = None) -> Any:
+    """On the connection's DBAPI cursor, inside its transaction: ``executemany`` of
+    ``rows``, or (without rows) the first value of the query. A database error comes out
+    as SQLAlchemy's (an IntegrityError is an IntegrityError)."""
+    if rows is not None and not rows:
+        return None
+    if not c.in_transaction():
+        c.begin()  # what SQLAlchemy's autobegin does before its own first statement
+    cursor = c.connection.cursor()
+    dbapi = c.dialect.loaded_dbapi
+    try:
+        if rows is None:
+            row = cursor.execute(sql).fetchone()
+            return row[0] if row else None
+        cursor.executemany(sql, rows)
+        return None
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=c.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def _record_id(rid: Any) -> int:

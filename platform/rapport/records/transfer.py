@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -69,6 +70,13 @@ def _header_map(obj: ObjectDef, header: list[str]) -> tuple[dict[int, str], list
 
 
 def read_csv(path: Path | str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    header, rows, _quoted = _read_csv(path)
+    return header, rows
+
+
+def _read_csv(path: Path | str) -> tuple[list[str], Iterator[tuple[int, list[str]]], bool]:
+    """:func:`read_csv`, and whether any cell may need :func:`unescape_cell` (the file
+    has an apostrophe somewhere)."""
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -97,7 +105,7 @@ def read_csv(path: Path | str) -> tuple[list[str], Iterator[tuple[int, list[str]
                 continue
             if row:
                 yield start, row
-    return header, rows()
+    return header, rows(), "'" in text
 
 
 def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor = SYSTEM,
@@ -106,7 +114,7 @@ def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor =
     """Import a CSV file. Bad rows are reported by line; nothing is imported when any row
     is bad, unless ``skip_invalid``."""
     obj = ws.records.runtime(object_name).obj
-    header, rows = read_csv(path)
+    header, rows, quoted = _read_csv(path)
     mapping, unknown, repeated = _header_map(obj, header)
     report = ImportReport()
     if unknown:
@@ -125,18 +133,25 @@ def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor =
     lines: list[int] = []
     records: list[dict[str, Any]] = []
 
+    columns = [i for i, name in mapping.items() if name not in READ_ONLY_COLUMNS]
+    names = [mapping[i] for i in columns]
+    pick: Callable[[list[str]], Iterable[str]] = \
+        itemgetter(*columns) if len(columns) > 1 else lambda row: [row[i] for i in columns]
+    width = len(header)
+
     def parsed() -> Iterator[dict[str, Any]]:
         for line, row in rows:
             report.rows += 1
-            if row and row[0].startswith("\x00"):
-                report.errors.append((line, f"malformed CSV: {row[0][1:]}"))
-                continue
-            if len(row) != len(header):
-                report.errors.append((line, f"has {len(row)} cells, the header has {len(header)}"))
-                continue
+            if len(row) != width or row[0][:1] == "\x00":
+                if row[0].startswith("\x00"):
+                    report.errors.append((line, f"malformed CSV: {row[0][1:]}"))
+                    continue
+                if len(row) != width:
+                    report.errors.append((line, f"has {len(row)} cells, the header has {width}"))
+                    continue
             lines.append(line)
-            yield {name: unescape_cell(row[i]) for i, name in mapping.items()
-                   if name not in READ_ONLY_COLUMNS}
+            cells = pick(row)
+            yield dict(zip(names, map(unescape_cell, cells) if quoted else cells, strict=True))
 
     if upsert_key:
         records = list(parsed())
