@@ -397,3 +397,219 @@ def write_results() -> Path | None:
     path.write_text(json.dumps({"at": datetime.now(UTC).isoformat(), "environment": environment(),
                                 "results": RESULTS}, indent=2) + "\n", "utf-8")
     return path
+
+
+# -- web servers and load (test_web_benchmark.py) ---------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) used so far by process ``pid`` (Linux
+    /proc), or None where that is not available."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (a load generator run)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+class Server:
+    """An HTTP server in its own process (``rapport serve``, or the hand-written app);
+    its output goes to a log file, ``cpu()`` reads its CPU time."""
+
+    def __init__(self, name: str, argv: list[str], port: int, log: Path,
+                 env: dict[str, str] | None = None, ready_path: str = "/"):
+        import subprocess
+
+        self.name, self.port, self.log = name, port, log
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, cwd=str(HERE),
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self._wait(ready_path)
+
+    def _wait(self, path: str, timeout: float = 60.0) -> None:
+        import http.client
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                   + self.log.read_text("utf-8", "replace")[-3000:])
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", path)
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer on port {self.port} within {timeout:.0f} s")
+
+    def cpu(self) -> float | None:
+        return process_cpu(self.proc.pid)
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+class Http:
+    """A keep-alive HTTP/1.1 client for the checks and the page timings (one cookie jar)."""
+
+    def __init__(self, port: int, headers: dict[str, str] | None = None):
+        import http.client
+
+        self.port = port
+        self.headers = dict(headers or {})
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        import http.client
+        from http.cookies import SimpleCookie
+
+        sent = {**self.headers, **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        try:
+            self.conn.request(method, path, body=body, headers=sent)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # the server closed the idle keep-alive connection (uvicorn: after 5 s) before
+            # reading this request: send it again on a new connection
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn.request(method, path, body=body, headers=sent)
+            resp = self.conn.getresponse()
+        data = resp.read()
+        for raw in resp.headers.get_all("set-cookie") or ():
+            jar: SimpleCookie = SimpleCookie()
+            jar.load(raw)
+            for key, morsel in jar.items():
+                self.cookies[key] = morsel.value
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        return self.request("GET", path)
+
+    def json(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+        body = None if payload is None else json.dumps(payload).encode()
+        status, _h, data = self.request(method, path, body,
+                                        {"Content-Type": "application/json"} if body else None)
+        return status, json.loads(data) if data else None
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def wrk_path() -> str | None:
+    if os.environ.get("RAPPORT_BENCH_LOADGEN") == "python":
+        return None
+    return shutil.which("wrk")
+
+
+def _lua_string(text_: str) -> str:
+    return json.dumps(text_)  # a JSON string literal is a valid Lua string literal here
+
+
+def _wrk_script(spec: dict[str, Any]) -> str:
+    if spec.get("method", "GET") == "GET":
+        paths = ",\n  ".join(_lua_string(p) for p in spec["paths"])
+        return (f"local paths = {{\n  {paths}\n}}\nlocal i = 0\n"
+                "request = function()\n  i = i + 1\n"
+                "  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n")
+    return (f"local path = {_lua_string(spec['path'])}\n"
+            f"local body = {_lua_string(spec['body'])}\n"
+            "wrk.headers[\"Content-Type\"] = \"application/json\"\nlocal n = 0\n"
+            "request = function()\n  n = n + 1\n"
+            "  return wrk.format(\"POST\", path, nil, (body:gsub(\"{n}\", tostring(n))))\nend\n")
+
+
+def _wrk_ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def parse_wrk(out: str) -> dict[str, Any]:
+    import re
+
+    found = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", out)
+    if not found:
+        raise RuntimeError(f"could not read wrk's output:\n{out}")
+    result: dict[str, Any] = {"requests": int(found.group(1)),
+                              "seconds": _wrk_ms(found.group(2), found.group(3)) / 1000,
+                              "errors": 0, "non_2xx": 0}
+    for q, value, unit in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M):
+        result[f"p{q}_ms"] = _wrk_ms(value, unit)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        result["non_2xx"] = int(bad.group(1))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if errors:
+        result["errors"] = sum(int(g) for g in errors.groups())
+    return result
+
+
+def run_load(port: int, spec: dict[str, Any], seconds: float, connections: int,
+             headers: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """Load one server for ``seconds`` from a separate process: wrk when installed (one
+    thread), else ``loadgen.py``. ``spec``: ``{"paths": [...]}`` (GET, in turn) or
+    ``{"method": "POST", "path": ..., "body": ...}`` ("{n}" in the body: a counter).
+    Returns requests, seconds, rps, latency percentiles, errors, non_2xx, the generator's
+    CPU seconds and its name."""
+    import subprocess
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    wrk = wrk_path()
+    before = children_cpu()
+    if wrk:
+        script = workdir / f"load-{uuid.uuid4().hex[:8]}.lua"
+        script.write_text(_wrk_script(spec), "utf-8")
+        argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+                "-s", str(script)]
+        for k, v in headers.items():
+            argv += ["-H", f"{k}: {v}"]
+        argv.append(f"http://127.0.0.1:{port}")
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+        result = parse_wrk(done.stdout)
+        result["generator"] = f"wrk -t1 -c{connections}"
+    else:
+        spec_file = workdir / f"load-{uuid.uuid4().hex[:8]}.json"
+        spec_file.write_text(json.dumps({**spec, "host": "127.0.0.1", "port": port,
+                                         "seconds": seconds, "connections": connections,
+                                         "headers": headers}), "utf-8")
+        done = subprocess.run([sys.executable, str(HERE / "loadgen.py"), str(spec_file)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"loadgen.py failed: {done.stderr}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["generator"] = f"loadgen.py, {connections} connections (wrk not installed)"
+    result["client_cpu"] = children_cpu() - before
+    result["rps"] = result["requests"] / result["seconds"] if result["seconds"] else 0.0
+    return result

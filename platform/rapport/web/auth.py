@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -52,11 +53,17 @@ class Authenticator:
         self.ws = ws
         self._tokens: dict[str, tuple[float, Actor, str]] = {}
 
-    def _token(self, token: str) -> tuple[Actor, str] | None:
+    def _cached_token(self, token: str) -> tuple[Actor, str] | None:
         hit = self._tokens.get(token)
-        now = time.monotonic()
-        if hit and hit[0] > now:
+        if hit and hit[0] > time.monotonic():
             return hit[1], hit[2]
+        return None
+
+    def _token(self, token: str) -> tuple[Actor, str] | None:
+        hit = self._cached_token(token)
+        if hit is not None:
+            return hit
+        now = time.monotonic()
         found = actor_for_token(self.ws, token)
         if found is None:
             self._tokens.pop(token, None)
@@ -75,21 +82,35 @@ class Authenticator:
             return None
         return actor_of(user)
 
-    async def actor(self, request: Request, *, api: bool) -> Actor:
-        """The acting user, or Unauthenticated. Cookie-authenticated writes need CSRF."""
+    async def actor(self, request: Request, *, api: bool,
+                    before: Callable[[], Any] | None = None) -> Actor:
+        """The acting user, or Unauthenticated. Cookie-authenticated writes need CSRF.
+        ``before`` (the screens' metadata refresh) runs in the worker thread that looks the
+        session's user up: one trip to the thread pool instead of two."""
         if "actor" in request.scope:
+            if before is not None:
+                await run_in_threadpool(before)
             return request.scope["actor"]
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer ":
-            found = await run_in_threadpool(self._token, header[7:].strip())
+            token = header[7:].strip()
+            # a cached token needs no database, so no trip to a worker thread either
+            found = self._cached_token(token) or await run_in_threadpool(self._token, token)
             if found is None:
                 raise Unauthenticated("invalid or revoked API token")
             actor, scope = found
             if scope == "read" and request.method not in SAFE_METHODS:
                 raise PermissionDenied("this API token can only read")
+            if before is not None:
+                await run_in_threadpool(before)
         else:
             user_id = request.session.get("user_id") if "session" in request.scope else None
-            actor = await run_in_threadpool(self._session_user, user_id) if user_id else None
+
+            def lookup() -> Actor | None:
+                if before is not None:
+                    before()
+                return self._session_user(user_id) if user_id else None
+            actor = await run_in_threadpool(lookup) if user_id else None
             if actor is None:
                 raise Unauthenticated("log in, or send Authorization: Bearer <token>")
             if request.method not in SAFE_METHODS and api:

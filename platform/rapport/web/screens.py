@@ -22,7 +22,7 @@ from ..resources import bundled
 from ..workspace import Workspace
 from .auth import Authenticator, Unauthenticated, check_csrf, csrf_token
 from .i18n import LOCALES, pick_locale, translate
-from .views.widgets import COLOR, cell
+from .views.widgets import COLOR, cell, cell_html
 
 FLASH_KEY = "flash"
 MAX_FLASHES = 5
@@ -44,7 +44,7 @@ class Screens:
             loader=ChoiceLoader([FileSystemLoader([*dirs, str(bundled("ui") / "templates")])]),
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True, lstrip_blocks=True)
-        self.env.globals.update(label_text=label_text, LOCALES=LOCALES,
+        self.env.globals.update(label_text=label_text, LOCALES=LOCALES, cell_html=cell_html,
                                 safe_color=lambda c: c if isinstance(c, str) and COLOR.match(c) else None)
 
     # -- helpers ----------------------------------------------------------------------
@@ -94,8 +94,7 @@ class Screens:
         return response
 
     async def actor(self, request: Request) -> Actor:
-        actor = await self.auth.actor(request, api=False)
-        await run_in_threadpool(self.ws.refresh)
+        actor = await self.auth.actor(request, api=False, before=self.ws.refresh)
         if request.method not in {"GET", "HEAD"}:
             form_token = None
             if "x-csrf-token" not in request.headers:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from markupsafe import Markup, escape
 from sqlalchemy import and_, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -14,9 +15,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...errors import Conflict, NotFound, StaleVersion, ValidationError
-from ...meta.model import FieldDef, ObjectDef
+from ...meta.model import FieldDef, ObjectDef, label_text
 from ...records.actor import Actor
 from ...records.query import And, Cond, Query, parse_sort
+from ..i18n import translate
 from ..screens import is_partial
 from .base import ObjectScreens
 from .querystate import ListState
@@ -45,6 +47,33 @@ class Column:
     total: Any = None
     cards: list[dict[str, Any]] = field(default_factory=list)
     cursor: str | None = None
+
+
+class CardKit:
+    """What every card of a board shares, worked out once per board rather than once per
+    card (a board shows 120 cards and more): the labels and the move menu's options."""
+
+    def __init__(self, group_field: FieldDef, card_fields: list[FieldDef], locale: str):
+        self.move = translate(locale, "kanban.move")
+        self.move_button = translate(locale, "kanban.move_button")
+        self.group_label = group_field.display_label(locale)
+        self.labels = {f.name: f.display_label(locale) for f in card_fields}
+        self._choices = [(o.value, label_text(o.label, locale, o.value))
+                         for o in group_field.options if o.active]
+        self._options: dict[Any, Markup] = {}
+
+    def options(self, selected: Any) -> Markup:
+        """The move menu's ``<option>``s with ``selected`` chosen."""
+        try:
+            return self._options[selected]
+        except (KeyError, TypeError):
+            pass
+        html = Markup("".join(
+            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>'
+            f"{escape(label)}</option>" for value, label in self._choices))
+        if isinstance(selected, str | None):
+            self._options[selected] = html
+        return html
 
 
 class KanbanScreens(ObjectScreens):
@@ -123,12 +152,14 @@ class KanbanScreens(ObjectScreens):
             c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
         card_fields = self.card_fields(obj, view)
         records = [r for c in cols for r in c.cards]
+        group_field = obj.field(view["group_by"])
         return {"obj": obj, "view": view, "columns": cols, "card_fields": card_fields,
+                "kit": CardKit(group_field, card_fields, locale),
                 "titles": resolve_titles(self.ws, obj, records, card_fields), "error": error,
                 "state": state, "filter_qs": state.url_query(obj, cursor=""),
                 "sum_field": obj.field(view["sum"]) if view.get("sum") and
                 obj.has_field(view["sum"]) else None,
-                "group_field": obj.field(view["group_by"]), "record_title": record_title,
+                "group_field": group_field, "record_title": record_title,
                 "can_write": not obj.system or actor.is_admin}
 
     async def board(self, request: Request) -> Response:
@@ -138,7 +169,7 @@ class KanbanScreens(ObjectScreens):
         return self.screens.render(request, "kanban.html", 400 if context["error"] else 200,
                                    actor, **context)
 
-    def more_context(self, request: Request, obj: ObjectDef) -> dict[str, Any]:
+    def more_context(self, request: Request, obj: ObjectDef, locale: str = "en") -> dict[str, Any]:
         view = self.board_view(request, obj)
         state = ListState.from_params(request.query_params, obj)
         params = request.query_params
@@ -153,6 +184,7 @@ class KanbanScreens(ObjectScreens):
         index = "blank" if value is None else str(f.option_values.index(value))
         column = Column(index, value, "", None, cards=cards, cursor=cursor)
         return {"obj": obj, "view": view, "column": column, "card_fields": card_fields,
+                "kit": CardKit(f, card_fields, locale),
                 "titles": resolve_titles(self.ws, obj, cards, card_fields),
                 "filter_qs": state.url_query(obj, cursor=""), "record_title": record_title,
                 "group_field": f, "can_write": True}
@@ -161,7 +193,8 @@ class KanbanScreens(ObjectScreens):
         """The next cards of one column (the scroll sentinel's request)."""
         actor = await self.screens.actor(request)
         obj = self.obj(request)
-        context = await run_in_threadpool(self.more_context, request, obj)
+        context = await run_in_threadpool(self.more_context, request, obj,
+                                          self.screens.locale(request, actor))
         context["can_write"] = not obj.system or actor.is_admin
         return self.screens.render(request, "partials/kanban_cards.html", actor=actor, **context)
 
@@ -224,6 +257,7 @@ class KanbanScreens(ObjectScreens):
         card_fields = self.card_fields(obj, view)
         return {"obj": obj, "view": view, "columns": cols, "record": record,
                 "card_fields": card_fields,
+                "kit": CardKit(obj.field(view["group_by"]), card_fields, locale),
                 "titles": resolve_titles(self.ws, obj, [record], card_fields),
                 "sum_field": obj.field(view["sum"]) if view.get("sum") and
                 obj.has_field(view["sum"]) else None,

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup, escape
+
 from ...errors import FieldProblem
 from ...meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
 from ...records.query import Cond, Query
@@ -224,6 +226,41 @@ def cell(f: FieldDef, value: Any, locale: str, titles: Mapping[tuple[str, int], 
     if vt in {"textarea", "rich_text"}:
         return Cell(str(value), kind="multiline")
     return Cell(str(value))
+
+
+def _badge(text: str, color: str | None) -> str:
+    if color:
+        return f'<span class="badge colored" style="--badge: {escape(color)}">{escape(text)}</span>'
+    return f'<span class="badge">{escape(text)}</span>'
+
+
+def cell_html(c: Cell, locale: str) -> Markup:
+    """A cell as HTML: what the ``render_cell`` macro of partials/macros.html writes, done
+    in Python (the macro, called for every cell of a list or a board, cost more than the
+    rest of the row)."""
+    kind = c.kind
+    if kind == "empty":
+        return Markup('<span class="empty">—</span>')
+    if kind == "badge":
+        return Markup(_badge(c.text, c.color))
+    if kind == "badges":
+        return Markup('<span class="badges">' + "".join(_badge(t, col) for t, col in c.items)
+                      + "</span>")
+    if kind == "bool":
+        word = translate(locale, "value.yes" if c.checked else "value.no")
+        return Markup(f'<span class="bool {"yes" if c.checked else "no"}"><span aria-hidden="true">'
+                      f"{escape(c.text)}</span> {escape(word)}</span>")
+    if c.href:
+        new_tab = ' rel="noopener noreferrer nofollow" target="_blank"' \
+            if c.href.startswith("http") else ""
+        return Markup(f'<a href="{escape(c.href)}"{new_tab}>{escape(c.text)}</a>')
+    if kind == "multiline":
+        return Markup(f'<span class="multiline">{escape(c.text)}</span>')
+    if kind == "code":
+        return Markup(f'<pre class="code">{escape(c.text)}</pre>')
+    if kind == "number":
+        return Markup(f'<span class="num">{escape(c.text)}</span>')
+    return escape(c.text)
 
 
 def plain(f: FieldDef, value: Any, locale: str, titles: Mapping[tuple[str, int], str],
