@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import inspect
 
 from rapport.errors import DataLossRefused, MetadataError
+from rapport.records.query import Query
 from rapport.storage.plan import PlanRefused
 from rapport.workspace import Workspace
 
@@ -151,6 +152,32 @@ def test_composite_index_added_and_dropped(project: Workspace) -> None:
     _apply(project, doc)
     names = {i["name"] for i in inspect(project.engine).get_indexes("project")}
     assert "ix_project_account_budget" not in names
+
+
+def _indexes(ws: Workspace, table: str) -> dict[str, list[str]]:
+    return {i["name"]: i["column_names"] for i in inspect(ws.engine).get_indexes(table)}
+
+
+def test_the_list_sort_is_indexed_and_covered_columns_are_not_indexed_twice(ws: Workspace) -> None:
+    opportunity = _indexes(ws, "opportunity")
+    assert opportunity["ix_opportunity_amount_id"] == ["amount", "id"]  # "sort": "-amount"
+    assert opportunity["ix_opportunity_stage_amount"] == ["stage", "amount"]
+    assert "ix_opportunity_stage" not in opportunity  # the composite starts with stage
+    assert "ix_opportunity_account" in opportunity
+
+
+def test_a_new_list_sort_moves_its_index(project: Workspace) -> None:
+    assert _indexes(project, "project")["ix_project_created_at_id"] == ["created_at", "id"]
+    doc = _doc(project, "project")
+    doc["views"] = {"list": {"columns": ["name", "budget"], "sort": "-budget,name"}}
+    plan = project.plan(project.documents_from(doc))
+    assert not plan.destructive
+    _apply(project, doc)
+    indexes = _indexes(project, "project")
+    assert indexes["ix_project_budget_id"] == ["budget", "id"]
+    assert "ix_project_created_at_id" not in indexes
+    top = project.records.query("project", Query(sort=[("budget", True)], limit=1)).data
+    assert [r["name"] for r in top] == ["P3"]
 
 
 def test_new_formula_is_backfilled_and_changed_formula_recomputed(project: Workspace) -> None:

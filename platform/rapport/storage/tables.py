@@ -107,7 +107,9 @@ def grouped_picklists(obj: ObjectDef, meta: MetadataSet) -> set[str]:
 def object_indexes(obj: ObjectDef, meta: MetadataSet) -> list[tuple[str, tuple[str, ...], bool]]:
     """(name, columns, unique) for every index the object's table has: lookups, unique and
     ``indexed`` fields, picklists that boards or workflows group by, declared composites,
-    and the owner (record access filters on it)."""
+    the owner (record access filters on it) and the list view's default sort (with ``id``,
+    the keyset tie-breaker), so that the first page of a big list is an index walk. A plain
+    one-column index is left out when another index starts with that column."""
     grouped = grouped_picklists(obj, meta)
     out: dict[str, tuple[str, tuple[str, ...], bool]] = {}
     for f in obj.fields:
@@ -120,7 +122,28 @@ def object_indexes(obj: ObjectDef, meta: MetadataSet) -> list[tuple[str, tuple[s
         out[name] = (name, tuple(idx.fields), idx.unique)
     owner = constraint_name("ix", obj.name, ("owner",))
     out[owner] = (owner, ("owner",), False)
-    return list(out.values())
+    sort = list_sort_column(obj)
+    if sort:
+        name = constraint_name("ix", obj.name, (sort, "id"))
+        out.setdefault(name, (name, (sort, "id"), False))
+    leading = {cols[0] for _, cols, _ in out.values() if len(cols) > 1}
+    return [ix for ix in out.values() if ix[2] or len(ix[1]) > 1 or ix[1][0] not in leading]
+
+
+SORTABLE_SYSTEM_COLUMNS = frozenset({"created_at", "updated_at"})
+UNINDEXABLE = frozenset({"multi_picklist", "json", "rich_text", "textarea"})
+
+
+def list_sort_column(obj: ObjectDef) -> str | None:
+    """The first column the list view sorts by by default (``-created_at`` when none is
+    declared), when it is a stored column an index can serve."""
+    sort = str((obj.views.get("list") or {}).get("sort") or "-created_at")
+    first = sort.split(",")[0].strip().lstrip("+-")
+    if first in SORTABLE_SYSTEM_COLUMNS:
+        return first
+    if not obj.has_field(first) or obj.field(first).type in UNINDEXABLE:
+        return None
+    return first
 
 
 def object_table(md: MetaData, obj: ObjectDef, types: FieldTypes, meta: MetadataSet) -> Table:
