@@ -6,6 +6,7 @@ Built-in types are registered here; plugins add more through the
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -62,6 +63,31 @@ def _email(field: FieldDef, value: Any) -> str | None:
         if not EMAIL.match(text):
             raise CoercionError("is not a valid email address")
     return text
+
+
+RICH_TAGS = frozenset({"p", "br", "strong", "b", "em", "i", "u", "s", "ul", "ol", "li", "a", "h2",
+                       "h3", "h4", "blockquote", "code", "pre", "hr", "div", "span"})
+RICH_ATTRIBUTES = {"a": {"href", "title"}}
+LOOKS_LIKE_HTML = re.compile(r"<[a-zA-Z/!]")
+
+
+def clean_html(text: str) -> str:
+    """Rich text as stored and shown: an allowlist of formatting tags, links only to
+    http(s)/mailto, every other tag, attribute, script and style removed (nh3/ammonia)."""
+    import nh3
+
+    return nh3.clean(text, tags=set(RICH_TAGS), attributes=RICH_ATTRIBUTES,
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+def _rich_text(field: FieldDef, value: Any) -> str | None:
+    text = _text(field, value)
+    if text is None:
+        return None
+    if not LOOKS_LIKE_HTML.search(text):  # plain text: keep its line breaks
+        text = "<br>".join(html.escape(line, quote=False) for line in text.split("\n"))
+    text = clean_html(text)
+    return text if text.strip() else None
 
 
 def _phone(field: FieldDef, value: Any) -> str | None:
@@ -296,7 +322,7 @@ def builtin_types() -> list[FieldType]:
     types = [
         FieldType("text", text, _text, "text", operators=TEXT_OPS),
         FieldType("textarea", text, _text, "textarea", operators=TEXT_OPS),
-        FieldType("rich_text", text, _text, "rich_text", operators=("contains", "is_blank", "is_not_blank")),
+        FieldType("rich_text", text, _rich_text, "rich_text", operators=("contains", "is_blank", "is_not_blank")),
         FieldType("email", text, _email, "email", operators=TEXT_OPS),
         FieldType("phone", text, _phone, "phone", operators=TEXT_OPS),
         FieldType("url", text, _url, "url", operators=TEXT_OPS),

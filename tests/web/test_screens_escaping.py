@@ -52,3 +52,33 @@ def test_a_bad_colour_in_metadata_cannot_inject_css(client: TestClient) -> None:
     from rapport.web.views.widgets import COLOR
 
     assert COLOR.match("#F59E0B") and not COLOR.match("red;background:url(x)")
+
+
+NOTE = {"name": "note_page", "label": {"en": "Note page", "zh-CN": "笔记"},
+        "fields": [{"name": "name", "type": "text", "required": True},
+                   {"name": "body", "type": "rich_text"}],
+        "views": {"form": {"sections": [{"label": {"en": "Main"}, "fields": ["name", "body"]}]}}}
+RICH = ('<p onclick="x()">Hi <b>there</b><script>alert(1)</script> <a href="javascript:alert(2)">bad</a>'
+        ' <a href="https://example.com" style="color:red">good</a><img src=x onerror=alert(3)></p>')
+
+
+def test_rich_text_keeps_formatting_and_loses_scripts(client: TestClient, ws: Workspace) -> None:
+    ws.apply(ws.documents_from(NOTE))
+    form = client.get("/o/note_page/new").text
+    assert "data-rich" in form and "data-rich-titles" in form
+    token = csrf_of(form)
+    created = client.post("/o/note_page/new", data={"csrf_token": token, "name": "n", "body": RICH},
+                          follow_redirects=False)
+    assert created.status_code == 303, created.text
+    rid = int(created.headers["location"].rsplit("/", 1)[1])
+    stored = ws.records.get("note_page", rid)["body"]
+    assert "<b>there</b>" in stored and 'href="https://example.com"' in stored
+    for bad in ("script", "onclick", "javascript:", "onerror", "style=", "<img"):
+        assert bad not in stored, bad
+    page = client.get(f"/o/note_page/{rid}").text
+    assert "Hi <b>there</b>" in page  # shown as formatting, not as text
+    assert "alert(" not in page and "javascript:" not in page
+    # plain text keeps its lines; markup-like text in it stays text
+    plain = ws.records.create("note_page", {"name": "p", "body": "a < b\nsecond line"})
+    assert plain["body"] == "a &lt; b<br>second line"
+    assert "a &lt; b<br>second line" in client.get(f"/o/note_page/{plain['id']}").text

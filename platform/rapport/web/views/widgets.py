@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup, escape
 
 from ...errors import FieldProblem
+from ...fieldtypes import clean_html
 from ...meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
 from ...records.query import Cond, Query
 from ..i18n import translate
@@ -133,7 +134,7 @@ class Cell:
 
     text: str = ""
     href: str | None = None
-    kind: str = "text"            # text, empty, badge, badges, bool, number, multiline, code
+    kind: str = "text"            # text, empty, badge, badges, bool, number, multiline, html, code
     color: str | None = None
     items: list[tuple[str, str | None]] = field(default_factory=list)
     checked: bool = False
@@ -223,7 +224,9 @@ def cell(f: FieldDef, value: Any, locale: str, titles: Mapping[tuple[str, int], 
         import json
 
         return Cell(json.dumps(value, ensure_ascii=False, indent=2, default=str), kind="code")
-    if vt in {"textarea", "rich_text"}:
+    if vt == "rich_text":
+        return Cell(str(value), kind="html")
+    if vt == "textarea":
         return Cell(str(value), kind="multiline")
     return Cell(str(value))
 
@@ -256,6 +259,8 @@ def cell_html(c: Cell, locale: str) -> Markup:
         return Markup(f'<a href="{escape(c.href)}"{new_tab}>{escape(c.text)}</a>')
     if kind == "multiline":
         return Markup(f'<span class="multiline">{escape(c.text)}</span>')
+    if kind == "html":  # cleaned when stored; cleaned again here, whatever wrote the row
+        return Markup(f'<div class="rich-text">{clean_html(c.text)}</div>')
     if kind == "code":
         return Markup(f'<pre class="code">{escape(c.text)}</pre>')
     if kind == "number":
