@@ -37,11 +37,17 @@ def test_columns_count_and_sum_match_the_data(client: TestClient, deals: list[di
     titles = re.findall(r'<h2 id="kh-\d+-title"><span class="stage-dot" aria-hidden="true"></span>([^<]+)</h2>', page)
     assert titles == ["Prospecting", "Qualification", "Proposal", "Negotiation", "Closed won",
                       "Closed lost"]
+    # the board comes first; counts and sums follow in one request it makes on load
+    assert page.count('aria-busy="true"') == len(titles)
+    summary = re.search(r'hx-get="(/o/opportunity/kanban/summary\?[^"]*)" hx-trigger="load"', page)
+    heads = client.get(summary.group(1).replace("&amp;", "&"), headers=HX)
+    assert heads.status_code == 200 and "<html" not in heads.text
+    assert heads.text.count('hx-swap-oob="true"') == len(titles)
     for i, stage in enumerate(STAGES):
         mine = [d for d in deals if d["stage"] == stage]
-        head = block(page, f"kh-{i}", "header")
+        head = block(heads.text, f"kh-{i}", "header")
         count = re.search(r'<span class="pill"[^>]*>([\d,]+)</span>',
-                          page[page.index(f'id="kh-{i}"'):]).group(1)
+                          heads.text[heads.text.index(f'id="kh-{i}"'):]).group(1)
         assert int(count.replace(",", "")) == len(mine), stage
         total = sum(d["amount"] for d in mine)
         assert f"${total:,.2f}" in head, (stage, head)

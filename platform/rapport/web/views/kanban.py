@@ -1,4 +1,5 @@
-"""Kanban boards: a column per picklist value with its count and sum (one GROUP BY in SQL),
+"""Kanban boards: a column per picklist value with its count and sum (one GROUP BY in SQL,
+loaded right after the board so that it never holds the board back on millions of rows),
 20 cards per column with more loaded on scroll, and moves saved through the record service."""
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Column:
     value: str | None
     label: str
     color: str | None
-    count: int = 0
+    count: int | None = 0       # None: not counted yet (the board loads counts after)
     total: Any = None
     cards: list[dict[str, Any]] = field(default_factory=list)
     cursor: str | None = None
@@ -106,21 +107,29 @@ class KanbanScreens(ObjectScreens):
             rows = conn.execute(stmt).all()
         return {r[0]: (int(r[1]), r[2] if len(r) > 2 else None) for r in rows}
 
-    def columns(self, obj: ObjectDef, view: dict[str, Any], q: Query, locale: str
-                ) -> list[Column]:
+    def columns(self, obj: ObjectDef, view: dict[str, Any], q: Query, locale: str,
+                counted: bool = True) -> list[Column]:
+        """The board's columns: every active option, and an inactive one or the blank column
+        while records are in it. With ``counted``, each with its count and sum; without,
+        every candidate column, uncounted (the board drops the empty inactive ones)."""
         f = obj.field(view["group_by"])
-        sums = self.summaries(obj, view, q)
-        cols = [Column(str(i), o.value, option_label(f, o.value, locale), option_color(f, o.value))
-                for i, o in enumerate(f.options) if o.active or o.value in sums]
-        known = {c.value for c in cols}
-        if sums.get(None, (0, None))[0]:
-            cols.append(Column("blank", None, "", None))
-        for c in cols:
-            c.count, c.total = sums.get(c.value, (0, None))
-            if view.get("sum") and c.total is None:
-                c.total = Decimal(0)
-        del known
+        sums = self.summaries(obj, view, q) if counted else None
+        cols = [Column(str(i), o.value, option_label(f, o.value, locale), option_color(f, o.value),
+                       count=None)
+                for i, o in enumerate(f.options) if o.active or sums is None or o.value in sums]
+        if sums is None or sums.get(None, (0, None))[0]:
+            cols.append(Column("blank", None, "", None, count=None))
+        if sums is not None:
+            for c in cols:
+                c.count, c.total = sums.get(c.value, (0, None))
+                if view.get("sum") and c.total is None:
+                    c.total = Decimal(0)
         return cols
+
+    def shown(self, obj: ObjectDef, view: dict[str, Any], cols: list[Column]) -> list[Column]:
+        """Of uncounted columns, those the board shows: active options and non-empty others."""
+        active = {o.value for o in obj.field(view["group_by"]).options if o.active}
+        return [c for c in cols if c.cards or (c.value is not None and c.value in active)]
 
     def cards(self, obj: ObjectDef, view: dict[str, Any], q: Query, value: str | None,
               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -142,14 +151,17 @@ class KanbanScreens(ObjectScreens):
         error = None
         try:
             q = self._base_query(obj, state, view)
-            cols = self.columns(obj, view, q, locale)
+            cols = self.columns(obj, view, q, locale, counted=False)
+            for c in cols:
+                c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
         except ValidationError as exc:
             error = "; ".join(p.message for p in exc.problems)
             state.filters, state.search = [], ""
             q = self._base_query(obj, state, view)
-            cols = self.columns(obj, view, q, locale)
-        for c in cols:
-            c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
+            cols = self.columns(obj, view, q, locale, counted=False)
+            for c in cols:
+                c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
+        cols = self.shown(obj, view, cols)
         card_fields = self.card_fields(obj, view)
         records = [r for c in cols for r in c.cards]
         group_field = obj.field(view["group_by"])
@@ -264,9 +276,30 @@ class KanbanScreens(ObjectScreens):
                 "group_field": obj.field(view["group_by"]), "record_title": record_title,
                 "can_write": True}
 
+    def summary_context(self, request: Request, actor: Actor, obj: ObjectDef) -> dict[str, Any]:
+        view = self.board_view(request, obj)
+        state = ListState.from_params(request.query_params, obj)
+        try:
+            q = self._base_query(obj, state, view)
+            cols = self.columns(obj, view, q, self.screens.locale(request, actor))
+        except ValidationError:  # the board showed everything: so do its counts
+            q = self._base_query(obj, ListState(), view)
+            cols = self.columns(obj, view, q, self.screens.locale(request, actor))
+        return {"obj": obj, "columns": cols,
+                "sum_field": obj.field(view["sum"]) if view.get("sum") and
+                obj.has_field(view["sum"]) else None}
+
+    async def summary(self, request: Request) -> Response:
+        """Every column's count and sum, as out-of-band column heads for the board."""
+        actor = await self.screens.actor(request)
+        obj = self.obj(request)
+        context = await run_in_threadpool(self.summary_context, request, actor, obj)
+        return self.screens.render(request, "partials/kanban_heads.html", actor=actor, **context)
+
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/o/{object}/kanban", self.board, methods=["GET"]),
+            Route("/o/{object}/kanban/summary", self.summary, methods=["GET"]),
             Route("/o/{object}/kanban/cards", self.more, methods=["GET"]),
             Route("/o/{object}/{id:int}/move", self.move, methods=["POST"]),
         ]
