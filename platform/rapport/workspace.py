@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, func, insert, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, insert, inspect, select, text
 
 from .errors import MetadataError, MetaProblem, RapportError
 from .fieldtypes import FieldTypes
@@ -47,6 +47,9 @@ log = logging.getLogger("rapport")
 
 CONFIG_FILE = "rapport.json"
 DB_FILE = "rapport.db"
+
+
+LATEST_REVISION_SQL = "SELECT max(id) FROM rapport_meta_revision"
 
 
 class WorkspaceError(RapportError):
@@ -153,8 +156,8 @@ class Workspace:
     # -- metadata state ---------------------------------------------------------------
 
     def _latest_revision(self, conn: Connection) -> int:
-        rev = self.table_of("rapport_meta_revision")
-        return int(conn.scalar(select(func.max(rev.c.id))) or 0)
+        # asked on every request: a constant statement, no expression to compile each time
+        return int(conn.exec_driver_sql(LATEST_REVISION_SQL).scalar() or 0)
 
     def refresh(self) -> MetadataSet:
         """Reload the metadata when another process (or this one) applied a new revision."""
