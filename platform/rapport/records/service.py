@@ -211,11 +211,11 @@ class RecordService:
         compiler = self.ws.compiler()
         stmt, sort_cols, limit = compiler.page_statement(rt.obj, q)
         if conn is not None:
-            rows = conn.execute(stmt).all()
+            keys, rows = _fetch(conn, stmt)
         else:
             with self.ws.read_engine.connect() as c:
-                rows = c.execute(stmt).all()
-        data = [dict(r._mapping) for r in rows[:limit]]
+                keys, rows = _fetch(c, stmt)
+        data = [dict(zip(keys, r, strict=True)) for r in rows[:limit]]
         cursor = compiler.encode_cursor(sort_cols, data[-1]) if len(rows) > limit else None
         return Page(data, cursor)
 
@@ -901,3 +901,10 @@ def _record_id(rid: Any) -> int:
 
 
 __all__ = ["BulkResult", "RecordService", "to_json"]
+
+
+def _fetch(conn: Connection, stmt: Any) -> tuple[list[str], list[Any]]:
+    """Column names once and the rows as tuples: a page of records without building a
+    mapping view per row."""
+    result = conn.execute(stmt)
+    return list(result.keys()), result.fetchall()
