@@ -145,3 +145,15 @@ def test_static_files_and_vendored_libraries(client: TestClient) -> None:
     assert "<script>" not in page and "onclick" not in page  # CSP: no inline scripts
     assert '"allowEval":false' in page
     assert client.get("/static/css/rapport.css").status_code == 200
+
+
+def test_one_record_is_singular_in_english_and_unchanged_in_chinese() -> None:
+    from rapport.web.i18n import catalog, translate
+
+    assert translate("en", "bulk.deleted", n=1) == "1 record deleted."
+    assert translate("en", "bulk.deleted", n=2) == "2 records deleted."
+    assert translate("en", "bulk.changed", n=1, field="Stage") == "Stage changed on 1 record."
+    chinese = translate("zh-CN", "bulk.deleted", n=1)
+    assert chinese == catalog("zh-CN")["bulk.deleted"].format(n=1)  # never the English form
+    english = catalog("en")
+    assert all(key[: -len("_one")] in english for key in english if key.endswith("_one"))
