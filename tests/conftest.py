@@ -6,19 +6,13 @@ PostgreSQL URL, each test gets its own schema in that database, dropped afterwar
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from rapport.storage.engine import normalize_url
+from databases import PG_URL, own_database
 from rapport.workspace import Workspace
-
-PG_URL = os.environ.get("RAPPORT_TEST_DATABASE_URL", "")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -35,20 +29,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A database URL for one test: an SQLite file, or a fresh PostgreSQL schema."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'rapport.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{normalize_url(PG_URL)}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with own_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,6 +19,11 @@ from rapport.records.query import Query
 from rapport.workspace import Workspace
 
 
+def _database_args(database_url: str) -> list[str]:
+    """The demo's database: SQLite in its directory, or the test's PostgreSQL schema."""
+    return ["--database", database_url] if database_url.startswith("postgres") else []
+
+
 def _open(root: Path, database_url: str) -> Workspace:
     return Workspace.open(root, database_url if database_url.startswith("postgres") else None)
 
@@ -30,9 +35,7 @@ def _all(ws: Workspace, name: str) -> list[dict]:
 @pytest.fixture
 def demo_dir(tmp_path: Path, database_url: str) -> Path:
     root = tmp_path / "demo"
-    # the workspace's database: SQLite in DIR, or the test's PostgreSQL schema
-    args = ["--database", database_url] if database_url.startswith("postgres") else []
-    result = CliRunner().invoke(main, [*args, "demo", str(root), "--no-serve"],
+    result = CliRunner().invoke(main, [*_database_args(database_url), "demo", str(root), "--no-serve"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "sample data:" in result.output and DEMO_ADMIN[0] in result.output
@@ -64,8 +67,7 @@ def test_demo_data_is_coherent(demo_dir: Path, database_url: str) -> None:
 
 
 def test_demo_reuses_its_workspace(demo_dir: Path, database_url: str) -> None:
-    args = ["--database", database_url] if database_url.startswith("postgres") else []
-    again = CliRunner().invoke(main, [*args, "demo", str(demo_dir), "--no-serve"],
+    again = CliRunner().invoke(main, [*_database_args(database_url), "demo", str(demo_dir), "--no-serve"],
                                catch_exceptions=False)
     assert again.exit_code == 0 and "using the demo workspace" in again.output
     ws = _open(demo_dir, database_url)
