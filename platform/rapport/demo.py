@@ -114,7 +114,7 @@ def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[
         "start_at": start, "end_at": start + timedelta(minutes=45), "due_date": start.date(),
         "related_object": "opportunity", "related_id": opp["id"], "account": account["id"],
         "contact": contact["id"], "opportunity": opp["id"], "owner": owner}, admin)
-    made = ["opportunity", "activity"]
+    kinds = ["opportunity", "activity"]
     if stage in {"proposal", "negotiation", "closed_won"}:
         quote = ws.records.create("quote", {
             "name": f"Quote for {opp['name']}"[:200], "opportunity": opp["id"], "account": account["id"],
@@ -124,5 +124,5 @@ def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[
             ws.records.create("quote_line", {
                 "quote": quote["id"], "product": product["id"], "quantity": rnd.randrange(1, 20),
                 "unit_price": product["unit_price"]}, admin)
-        made += ["quote", "quote_line", "quote_line"]
-    return made
+        kinds += ["quote", "quote_line", "quote_line"]
+    return kinds

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
+import nh3
 from sqlalchemy import BigInteger, Boolean, Date, Integer, Text
 
 from .meta.model import FieldDef
@@ -74,8 +75,6 @@ LOOKS_LIKE_HTML = re.compile(r"<[a-zA-Z/!]")
 def clean_html(text: str) -> str:
     """Rich text as stored and shown: an allowlist of formatting tags, links only to
     http(s)/mailto, every other tag, attribute, script and style removed (nh3/ammonia)."""
-    import nh3
-
     return nh3.clean(text, tags=set(RICH_TAGS), attributes=RICH_ATTRIBUTES,
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
 
@@ -376,26 +375,23 @@ def _fast_text(field: FieldDef) -> Coercer:
     return coerce
 
 
-def _fast_integer(field: FieldDef) -> Coercer:
-    general = partial(_integer, field)
-    limit = 10**MAX_DIGITS
+def _fast_whole(general: Callable[[FieldDef, Any], Any], low: int) -> Callable[[FieldDef], Coercer]:
+    """The short path of a whole-number type: an int in ``low`` .. 10**MAX_DIGITS as is."""
+    high = 10**MAX_DIGITS
 
-    def coerce(value: Any) -> Any:
-        if type(value) is int and -limit < value < limit:
-            return value
-        return general(value)
-    return coerce
+    def make(field: FieldDef) -> Coercer:
+        slow = partial(general, field)
+
+        def coerce(value: Any) -> Any:
+            if type(value) is int and low < value < high:
+                return value
+            return slow(value)
+        return coerce
+    return make
 
 
-def _fast_lookup(field: FieldDef) -> Coercer:
-    general = partial(_lookup, field)
-    limit = 10**MAX_DIGITS
-
-    def coerce(value: Any) -> Any:
-        if type(value) is int and 0 < value < limit:
-            return value
-        return general(value)
-    return coerce
+_fast_integer = _fast_whole(_integer, -(10**MAX_DIGITS))
+_fast_lookup = _fast_whole(_lookup, 0)  # ids are positive
 
 
 #: Rounds a value of at most MAX_DIGITS digits to its scale as ``quantize(q,

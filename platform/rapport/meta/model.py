@@ -179,6 +179,11 @@ class ObjectDef:
         return tuple(f.name for f in self.fields)
 
     @property
+    def default_sort(self) -> str:
+        """How the object's lists are sorted unless asked otherwise (``-created_at``)."""
+        return str((self.views.get("list") or {}).get("sort") or "-created_at")
+
+    @property
     def title(self) -> str:
         """The field that names a record in lists, lookups and titles."""
         if self.title_field:

@@ -135,10 +135,8 @@ UNINDEXABLE = frozenset({"multi_picklist", "json", "rich_text", "textarea"})
 
 
 def list_sort_column(obj: ObjectDef) -> str | None:
-    """The first column the list view sorts by by default (``-created_at`` when none is
-    declared), when it is a stored column an index can serve."""
-    sort = str((obj.views.get("list") or {}).get("sort") or "-created_at")
-    first = sort.split(",")[0].strip().lstrip("+-")
+    """The first column the list view sorts by by default, when an index can serve it."""
+    first = obj.default_sort.split(",")[0].strip().lstrip("+-")
     if first in SORTABLE_SYSTEM_COLUMNS:
         return first
     if not obj.has_field(first) or obj.field(first).type in UNINDEXABLE:

@@ -23,8 +23,8 @@ def catalog(locale: str) -> dict[str, str]:
 
 def translate(locale: str, key: str, **values: Any) -> str:
     """The message ``key`` in ``locale`` (else in English), with ``values`` filled in; when
-    ``n`` is 1 and the catalogue has a ``key_one`` form, that one."""
-    if values.get("n") == 1:
+    ``n`` is 1 (or "1", already formatted) and the catalogue has a ``key_one`` form, that one."""
+    if values.get("n") in (1, "1"):
         for book in (catalog(locale), catalog(DEFAULT_LOCALE)):
             if key in book or key + "_one" in book:
                 if key + "_one" in book:

@@ -77,6 +77,12 @@ class CardKit:
         return html
 
 
+def sum_field(obj: ObjectDef, view: dict[str, Any]) -> FieldDef | None:
+    """The field a board sums in its column heads, if any."""
+    name = view.get("sum")
+    return obj.field(name) if name and obj.has_field(name) else None
+
+
 class KanbanScreens(ObjectScreens):
     def board_view(self, request: Request, obj: ObjectDef) -> dict[str, Any]:
         view = kanban_view(obj)
@@ -149,19 +155,20 @@ class KanbanScreens(ObjectScreens):
         state = ListState.from_params(request.query_params, obj)
         locale = self.screens.locale(request, actor)
         error = None
-        try:
+
+        def load() -> list[Column]:
             q = self._base_query(obj, state, view)
             cols = self.columns(obj, view, q, locale, counted=False)
             for c in cols:
                 c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
-        except ValidationError as exc:
+            return self.shown(obj, view, cols)
+
+        try:
+            cols = load()
+        except ValidationError as exc:  # a bad filter: say so, show the whole board
             error = "; ".join(p.message for p in exc.problems)
             state.filters, state.search = [], ""
-            q = self._base_query(obj, state, view)
-            cols = self.columns(obj, view, q, locale, counted=False)
-            for c in cols:
-                c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
-        cols = self.shown(obj, view, cols)
+            cols = load()
         card_fields = self.card_fields(obj, view)
         records = [r for c in cols for r in c.cards]
         group_field = obj.field(view["group_by"])
@@ -169,8 +176,7 @@ class KanbanScreens(ObjectScreens):
                 "kit": CardKit(group_field, card_fields, locale),
                 "titles": resolve_titles(self.ws, obj, records, card_fields), "error": error,
                 "state": state, "filter_qs": state.url_query(obj, cursor=""),
-                "sum_field": obj.field(view["sum"]) if view.get("sum") and
-                obj.has_field(view["sum"]) else None,
+                "sum_field": sum_field(obj, view),
                 "group_field": group_field, "record_title": record_title,
                 "can_write": not obj.system or actor.is_admin}
 
@@ -271,8 +277,7 @@ class KanbanScreens(ObjectScreens):
                 "card_fields": card_fields,
                 "kit": CardKit(obj.field(view["group_by"]), card_fields, locale),
                 "titles": resolve_titles(self.ws, obj, [record], card_fields),
-                "sum_field": obj.field(view["sum"]) if view.get("sum") and
-                obj.has_field(view["sum"]) else None,
+                "sum_field": sum_field(obj, view),
                 "group_field": obj.field(view["group_by"]), "record_title": record_title,
                 "can_write": True}
 
@@ -286,8 +291,7 @@ class KanbanScreens(ObjectScreens):
             q = self._base_query(obj, ListState(), view)
             cols = self.columns(obj, view, q, self.screens.locale(request, actor))
         return {"obj": obj, "columns": cols,
-                "sum_field": obj.field(view["sum"]) if view.get("sum") and
-                obj.has_field(view["sum"]) else None}
+                "sum_field": sum_field(obj, view)}
 
     async def summary(self, request: Request) -> Response:
         """Every column's count and sum, as out-of-band column heads for the board."""

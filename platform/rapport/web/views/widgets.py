@@ -65,7 +65,7 @@ def list_columns(obj: ObjectDef) -> list[FieldDef]:
 
 
 def default_sort(obj: ObjectDef) -> str:
-    return str((obj.views.get("list") or {}).get("sort") or "-created_at")
+    return obj.default_sort
 
 
 def kanban_view(obj: ObjectDef) -> dict[str, Any] | None:
