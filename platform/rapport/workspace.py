@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, insert, inspect, select, text
 
+from .approvals import Approvals, Notifications
 from .errors import MetadataError, MetaProblem, RapportError
 from .fieldtypes import FieldTypes
 from .formulas import FunctionLibrary, default_library
@@ -95,6 +96,8 @@ class Workspace:
         self.library: FunctionLibrary = default_library().extend(functions) if functions \
             else default_library()
         self.records = RecordService(self)
+        self.approvals = Approvals(self)
+        self.notifications = Notifications(self)
         self._state: _State | None = None
         self._lock = threading.Lock()
         self.plugins.hook.startup(workspace=self)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
 )
 
+from ..approvals.tables import approval_tables
 from ..fieldtypes import BIGINT, FieldTypes
 from ..meta.model import FieldDef, MetadataSet, ObjectDef
 from .types import UTCDateTime
@@ -81,6 +82,7 @@ def system_tables(md: MetaData) -> None:
           Column("query_string", Text, nullable=False),
           Column("created_at", UTCDateTime, nullable=False),
           Index("ix_rapport_saved_view_user", "user_id", "object"))
+    approval_tables(md)
 
 
 def field_column(obj: ObjectDef, f: FieldDef, types: FieldTypes, meta: MetadataSet) -> Column:
