@@ -21,6 +21,7 @@ from ..errors import RapportError
 from ..resources import bundled
 from ..workspace import Workspace
 from .api import Api
+from .approvals_api import ApprovalsApi
 from .auth import Authenticator
 from .problems import http_error, rapport_error, server_error
 
@@ -61,10 +62,11 @@ def create_app(ws: Workspace) -> Starlette:
 
     authenticator = Authenticator(ws)
     api = Api(ws, authenticator.actor)
+    approvals_api = ApprovalsApi(api)
     screens = Screens(ws, authenticator)
     plugin_routes = [r for group in ws.plugins.hook.register_routes(workspace=ws) for r in group or ()]
     routes = [
-        Mount("/api/v1", routes=api.routes()),
+        Mount("/api/v1", routes=[*api.routes(), *approvals_api.routes()]),
         Mount("/static", app=StaticFiles(directory=bundled("ui") / "static"), name="static"),
         *plugin_routes,
         *screens.routes(),

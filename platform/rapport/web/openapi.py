@@ -198,6 +198,7 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
     }
     paths["/api/v1/openapi.json"] = {"get": {"operationId": "openapi", "tags": ["meta"],
                                              "responses": _responses("200", {"type": "object"})}}
+    _approval_paths(paths, schemas, sorted(meta.objects), id_param)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Rapport API", "version": __version__,
@@ -210,3 +211,145 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
             "bearer": {"type": "http", "scheme": "bearer"},
             "session": {"type": "apiKey", "in": "cookie", "name": "rapport_session"}}},
     }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _null(t: str, **more: Any) -> dict[str, Any]:
+    return {"type": [t, "null"], **more}
+
+
+def _approval_schemas() -> dict[str, Any]:
+    when = {"type": "string", "format": "date-time"}
+    summary = {
+        "id": {"type": "integer"}, "flow": {"type": "string"}, "flow_label": {"type": "string"},
+        "object": {"type": "string"}, "object_label": {"type": "string"},
+        "record_id": {"type": "integer"},
+        "record_title": {"description": "the record's title field value (null once deleted)"},
+        "status": {"enum": ["pending", "approved", "rejected", "recalled", "cancelled"]},
+        "step": _null("integer", description="index of the current (or last) step"),
+        "step_name": _null("string"), "step_label": _null("string"),
+        "submitted_by": _null("integer"), "submitted_by_name": _null("string"),
+        "submitted_at": when, "comment": _null("string"),
+        "decided_by": _null("integer"), "decided_by_name": _null("string"),
+        "decided_at": _null("string", format="date-time"),
+        "revision": {"type": "integer", "description": "metadata revision of the flow run"},
+        "task_id": {"type": "integer", "description": "inbox only: the caller's open task"},
+        "on_behalf_of": _null("integer", description="inbox only: the approver who "
+                                                     "delegated the task to the caller")}
+    task = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "approver_id": {"type": "integer"},
+        "approver_name": _null("string"), "delegated_from": _null("integer"),
+        "delegated_from_name": _null("string"), "added_by": _null("integer"),
+        "status": {"enum": ["pending", "approved", "rejected", "cancelled", "skipped"]},
+        "comment": _null("string"), "decided_at": _null("string", format="date-time")}}
+    step = {"type": "object", "properties": {
+        "index": {"type": "integer"}, "name": {"type": "string"}, "label": {"type": "string"},
+        "mode": {"enum": ["any", "all", "quorum"]}, "quorum": _null("integer"),
+        "approvers": {"type": "string"},
+        "status": {"enum": ["pending", "approved", "rejected", "skipped", "waiting",
+                            "cancelled"]},
+        "tasks": {"type": "array", "items": task}}}
+    event = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "at": when, "user_id": _null("integer"),
+        "user_name": _null("string"), "action": {"type": "string"}, "step": _null("integer"),
+        "step_name": _null("string"), "comment": _null("string"), "detail": {"type": "object"}}}
+    required = ["id", "flow", "object", "record_id", "status"]
+    return {
+        "ApprovalSummary": {"type": "object", "required": required, "properties": summary},
+        "ApprovalRequest": {"type": "object", "required": [*required, "steps", "events"],
+                            "properties": {
+                                **summary, "steps": {"type": "array", "items": step},
+                                "events": {"type": "array", "items": event},
+                                "can_recall": {"type": "boolean"},
+                                "can_decide": {"type": "boolean"}}},
+        "Delegation": {"type": "object", "properties": {
+            "user_id": {"type": "integer"}, "delegate_id": {"type": "integer"},
+            "delegate_name": _null("string"), "until": _null("string", format="date-time"),
+            "created_at": when, "active": {"type": "boolean"}}},
+        "Notification": {"type": "object", "required": ["id", "kind", "message"], "properties": {
+            "id": {"type": "integer"},
+            "kind": {"enum": ["approval_assigned", "approval_decided", "approval_recalled",
+                              "stage_changed"]},
+            "object": _null("string"), "record_id": _null("integer"),
+            "request_id": _null("integer"), "message": {"type": "string"},
+            "data": {"type": "object"}, "created_at": when,
+            "read_at": _null("string", format="date-time")}},
+    }
+
+
+def _approval_paths(paths: dict[str, Any], schemas: dict[str, Any], objects: list[str],
+                    id_param: dict[str, Any]) -> None:
+    """Approval requests, delegation and notifications."""
+    schemas.update(_approval_schemas())
+    request, tag = _ref("ApprovalRequest"), ["approvals"]
+
+    def body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "object", "properties": properties,
+                                  "additionalProperties": False}
+        if required:
+            schema["required"] = list(required)
+        return {"required": bool(required),
+                "content": {"application/json": {"schema": schema}}}
+
+    def listing(item: str) -> dict[str, Any]:
+        return {"type": "object", "required": ["data"],
+                "properties": {"data": {"type": "array", "items": _ref(item)}}}
+
+    comment = {"comment": _null("string", maxLength=4000)}
+    user = {"type": ["integer", "string"], "description": "a user's id or email"}
+    decision = body(comment)
+    paths["/api/v1/records/{object}/{id}/approvals"] = {
+        "parameters": [{"name": "object", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": objects}}, id_param],
+        "get": {"operationId": "record_approvals", "tags": tag,
+                "responses": _responses("200", listing("ApprovalRequest"), "404")},
+        "post": {"operationId": "submit_for_approval", "tags": tag,
+                 "requestBody": body({"flow": _null("string"), **comment}),
+                 "responses": _responses("201", request, "404", "409", "413", "422")},
+    }
+    paths["/api/v1/approvals"] = {"get": {
+        "operationId": "list_approvals", "tags": tag,
+        "parameters": [{"name": "mine", "in": "query", "schema": {"enum": ["0", "1"]},
+                        "description": "1: the requests waiting for the caller's decision"}],
+        "responses": _responses("200", listing("ApprovalSummary"), "422")}}
+    paths["/api/v1/approvals/{id}"] = {"parameters": [id_param], "get": {
+        "operationId": "get_approval", "tags": tag,
+        "responses": _responses("200", request, "404")}}
+    for action in ("approve", "reject", "recall"):
+        paths[f"/api/v1/approvals/{{id}}/{action}"] = {"parameters": [id_param], "post": {
+            "operationId": f"{action}_approval", "tags": tag, "requestBody": decision,
+            "responses": _responses("200", request, "404", "409", "413", "422")}}
+    paths["/api/v1/approvals/{id}/reassign"] = {"parameters": [id_param], "post": {
+        "operationId": "reassign_approval", "tags": tag,
+        "requestBody": body({"to": user, "task": {"type": "integer"}, **comment}, ("to",)),
+        "responses": _responses("200", request, "404", "409", "413", "422")}}
+    paths["/api/v1/approvals/{id}/add-signer"] = {"parameters": [id_param], "post": {
+        "operationId": "add_approval_signer", "tags": tag,
+        "requestBody": body({"user": user, **comment}, ("user",)),
+        "responses": _responses("200", request, "404", "409", "413", "422")}}
+    delegation = {"type": "object", "properties": {"delegation": {
+        "oneOf": [_ref("Delegation"), {"type": "null"}]}}}
+    paths["/api/v1/me/delegation"] = {
+        "get": {"operationId": "get_delegation", "tags": tag,
+                "responses": _responses("200", delegation)},
+        "put": {"operationId": "put_delegation", "tags": tag,
+                "requestBody": body({"to": user, "until": _null("string", format="date-time")},
+                                    ("to",)),
+                "responses": _responses("200", delegation, "413", "422")},
+        "delete": {"operationId": "delete_delegation", "tags": tag,
+                   "responses": _responses("204", None)},
+    }
+    paths["/api/v1/notifications"] = {"get": {
+        "operationId": "list_notifications", "tags": ["notifications"],
+        "parameters": [{"name": "unread", "in": "query", "schema": {"enum": ["0", "1"]}}],
+        "responses": _responses("200", {**listing("Notification"), "properties": {
+            **listing("Notification")["properties"], "unread": {"type": "integer"}}}, "422")}}
+    paths["/api/v1/notifications/read"] = {"post": {
+        "operationId": "mark_notifications_read", "tags": ["notifications"],
+        "requestBody": body({"ids": {"type": "array", "items": {"type": "integer"}}}),
+        "responses": _responses("200", {"type": "object", "properties": {
+            "marked": {"type": "integer"}, "unread": {"type": "integer"}}}, "413", "422")}}
+
