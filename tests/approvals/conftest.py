@@ -1,0 +1,13 @@
+"""Fixtures for the approval tests: a workspace with a small sales team."""
+
+from __future__ import annotations
+
+import pytest
+from approvalkit import People, make_people
+
+from rapport.workspace import Workspace
+
+
+@pytest.fixture
+def people(ws: Workspace) -> People:
+    return make_people(ws)
