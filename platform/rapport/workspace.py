@@ -43,6 +43,7 @@ from .storage.plan import (
     sqlite_fk_guard,
 )
 from .storage.tables import build_metadata, object_indexes, system_tables
+from .workflows import Workflows
 
 log = logging.getLogger("rapport")
 
@@ -96,6 +97,7 @@ class Workspace:
         self.library: FunctionLibrary = default_library().extend(functions) if functions \
             else default_library()
         self.records = RecordService(self)
+        self.workflows = Workflows(self)
         self.approvals = Approvals(self)
         self.notifications = Notifications(self)
         self._state: _State | None = None

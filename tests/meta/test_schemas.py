@@ -20,7 +20,8 @@ BASE = "https://rapport.dev/schemas/"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))
-CORE_FILES = sorted(CORE_DIR.glob("*.json"))
+CORE_FILES = sorted(p for p in CORE_DIR.glob("*.json") if "fields" in json.loads(p.read_text()))
+CORE_WORKFLOWS = sorted(p for p in CORE_DIR.glob("*.json") if "stages" in json.loads(p.read_text()))
 EXPECTED_SCHEMAS = {
     "common", "field", "object", "extension", "workflow", "approval", "report", "dashboard",
     "pack", "definitions",
@@ -503,3 +504,19 @@ def test_reference_examples_validate(registry: Registry):
         ref = _fragment_schema(doc)
         check = Draft202012Validator({"$ref": BASE + ref}, registry=registry)
         assert [(pointer(e), e.message) for e in check.iter_errors(doc)] == [], (i, ref)
+
+
+@pytest.mark.parametrize("path", CORE_WORKFLOWS, ids=lambda p: p.name)
+def test_core_workflow_validates_and_speaks_every_locale(path: Path, registry: Registry):
+    doc = load(path)
+    assert problems(registry, "workflow", doc) == []
+    assert problems(registry, "definitions", doc) == []
+    assert doc["name"] == path.stem
+    assert _bilingual(doc["label"])
+    for stage in doc["stages"]:
+        assert _bilingual(stage["guidance"]), stage["name"]
+    for t in doc["transitions"]:
+        assert _bilingual(t["label"]), t
+    stage_field = next(f for f in load(CORE_DIR / f"{doc['object']}.json")["fields"]
+                       if f["name"] == doc["field"])
+    assert [s["name"] for s in doc["stages"]] == [o["value"] for o in stage_field["options"]]

@@ -128,12 +128,13 @@ def test_a_ten_megabyte_cell_is_refused(clean: Workspace, tmp_path: Path) -> Non
 def test_bad_values_are_reported_by_line(clean: Workspace, tmp_path: Path) -> None:
     text = ("name,stage,close_date,amount\n"
             "Fine,prospecting,,10\n"
-            "Late,proposal,,20\n"               # a validation rule
+            "Late,proposal,,\n"                 # a validation rule, the stage's fields
             ",prospecting,,30\n"                # required
             "Odd,prospecting,2024-02-30,x\n")   # two bad values
     report = import_csv(clean, "opportunity", write(tmp_path / "o.csv", text))
     assert [line for line, _msg in report.errors] == [3, 4, 5]
     assert "Close date is required from the proposal stage on" in report.errors[0][1]
+    assert "Amount is required to enter Proposal" in report.errors[0][1]
     assert "required" in report.errors[1][1]
     assert "2024-02-30" in report.errors[2][1] and "amount" in report.errors[2][1].lower()
     assert count(clean, "opportunity") == 0

@@ -45,6 +45,7 @@ from .runtime import ObjectRuntime
 from .writer import SQLiteInsert, WritePlan
 
 if TYPE_CHECKING:
+    from ..workflows import Move
     from ..workspace import Workspace
 
 OWNER = FieldDef("owner", "lookup", label={"en": "Owner", "zh-CN": "所有人"}, target="user")
@@ -408,9 +409,15 @@ class RecordService:
             self._defaults_rows(rt, plan, records, resolver, problems, actor)
             if self._hooked("record_before_save"):
                 self._before_save_rows(rt, records, problems, actor)
+            staged = bool(self.ws.workflows.of(rt.name))
             valid = [i for i, p in enumerate(problems) if p is None]
+            if staged:
+                for i in valid:
+                    self.ws.workflows.starting_values(rt, records[i])
             self._compute_rows(plan, records, valid, resolver, problems)
             self._check_rows(plan, records, valid, resolver, problems, actor)
+            if staged:
+                self._first_stage_rows(rt, records, problems, actor)
             self._db_checks(c, rt, records, problems)
             bad = [(offset + i, p) for i, p in enumerate(problems) if p]
             if bad:
@@ -426,7 +433,9 @@ class RecordService:
                     r[f.name] = number
             self._insert(c, rt, good)
             self._history_created(c, rt, good, actor, when)
+            self.ws.workflows.after_create(c, rt, good, actor, when)
             self._rollups_for(c, rt, good, None)
+            self.ws.approvals.after_create(c, rt.name, good, actor)
             after_save = self._hooked("record_after_save")
             after_commit = self._hooked("record_after_commit")
             if not (atomic or after_save or after_commit):
@@ -485,6 +494,15 @@ class RecordService:
                 problems[i] = list(exc.problems)
                 continue
             record["version"], record["id"] = 1, None
+
+    def _first_stage_rows(self, rt: ObjectRuntime, records: list[dict[str, Any]],
+                          problems: list[list[FieldProblem] | None], actor: Actor) -> None:
+        """The blank fields each new record's first stage requires, with the field checks'
+        problems (one problem per field: a rule already asking for it is enough)."""
+        for i, record in enumerate(records):
+            p = _merged(problems[i], self.ws.workflows.starting_problems(rt, record, actor.locale))
+            if p:
+                problems[i] = p
 
     def _compute_rows(self, plan: WritePlan, records: list[dict[str, Any]], valid: list[int],
                       resolver: _Resolver, problems: list[list[FieldProblem] | None]) -> None:
@@ -591,9 +609,10 @@ class RecordService:
 
     def update(self, object_name: str, rid: Any, changes: Mapping[str, Any], actor: Actor = SYSTEM,
                expected_version: int | None = None, conn: Connection | None = None,
-               allow_read_only: bool = False) -> dict[str, Any]:
+               allow_read_only: bool = False, locked_ok: bool = False) -> dict[str, Any]:
         """Change a record. ``allow_read_only``: the platform itself writes (an import, a
-        workflow), which may set fields people cannot edit."""
+        workflow), which may set fields people cannot edit. ``locked_ok``: the approval
+        engine's own field updates on a record its pending request locks."""
         rt = self.runtime(object_name)
         rid = _record_id(rid)
         with self._tx(conn) as c:
@@ -608,6 +627,8 @@ class RecordService:
             if expected_version is not None and previous["version"] != expected_version:
                 raise StaleVersion(f"{object_name} {rid} was changed by someone else (version "
                                    f"{previous['version']}, yours {expected_version}); reload it")
+            if not locked_ok:
+                self.ws.approvals.check_unlocked(c, rt.name, previous, actor)
             problems: list[FieldProblem] = []
             coerced = self._coerce(rt, changes, problems, read_only_ok=allow_read_only)
             if problems:
@@ -620,9 +641,12 @@ class RecordService:
                 record[key] = previous[key]
             resolver = _Resolver(self, c)
             get = resolver.getter(rt.obj, record)
+            staged: list[FieldProblem] = []
+            moves = self.ws.workflows.before_update(rt, previous, record, get, actor, staged)
             self._compute(rt, record, get, problems)
             self._check(rt, record, get, problems, actor.locale)
             self._db_checks(c, rt, [record], [problems])
+            problems = _merged(problems, staged) or []
             if problems:
                 raise ValidationError(problems)
             changed = {k: v for k, v in record.items()
@@ -630,11 +654,11 @@ class RecordService:
                        and v != previous.get(k)}
             if not changed:
                 return previous
-            return self._write_update(c, rt, previous, record, changed, actor)
+            return self._write_update(c, rt, previous, record, changed, actor, moves)
 
     def _write_update(self, c: Connection, rt: ObjectRuntime, previous: dict[str, Any],
                       record: dict[str, Any], changed: dict[str, Any], actor: Actor,
-                      action: str = "update") -> dict[str, Any]:
+                      moves: Sequence[Move] = (), action: str = "update") -> dict[str, Any]:
         t = rt.table
         when = now_utc()
         values = {**changed, "updated_at": when, "version": previous["version"] + 1}
@@ -653,9 +677,11 @@ class RecordService:
                                     "field": k, "old_value": _history_value(previous.get(k)),
                                     "new_value": _history_value(record.get(k)),
                                     "user_id": actor.id, "at": when} for k in tracked])
+        self.ws.workflows.after_update(c, rt, record, moves, actor, when)
         self._propagate(c, rt, [record], set(changed), [previous])
         self._hook("record_after_save", object_name=rt.name, record=record, previous=previous,
                    user=actor, connection=c)
+        self.ws.approvals.after_save(c, rt.name, record, previous, actor)
         self._after_commit(c, rt.name, record, previous, actor)
         return record
 
@@ -671,6 +697,7 @@ class RecordService:
             if row is None:
                 raise NotFound(f"no {object_name} with id {rid}")
             record = dict(row._mapping)
+            self.ws.approvals.check_unlocked(c, rt.name, record, actor)
             self._hook("record_before_delete", object_name=rt.name, record=record, user=actor)
             cleared: list[tuple[ObjectDef, list[int]]] = []
             for child, link in self.ws.meta.children_of(rt.name):
@@ -701,6 +728,7 @@ class RecordService:
                                         {k: to_json(v) for k, v in record.items()}),
                                     "new_value": None, "user_id": actor.id, "at": now_utc()}])
             self._rollups_for(c, rt, [], [record])
+            self.ws.approvals.on_delete(c, rt.name, record, actor)
             self._hook("record_after_delete", object_name=rt.name, record=record, user=actor)
             return record
 
@@ -866,6 +894,15 @@ def _add(problems: list[list[FieldProblem] | None], i: int, problem: FieldProble
         problems[i] = [problem]
     else:
         p.append(problem)
+
+
+def _merged(problems: list[FieldProblem] | None,
+            more: list[FieldProblem]) -> list[FieldProblem] | None:
+    """``problems`` plus those of ``more`` on fields that have none yet."""
+    if not more:
+        return problems
+    taken = {p.field for p in problems or ()}
+    return [*(problems or ()), *(p for p in more if p.field not in taken)]
 
 
 def _dbapi(c: Connection, sql: str, rows: list[tuple[Any, ...]] | None = None) -> Any:

@@ -52,6 +52,18 @@ def system_tables(md: MetaData) -> None:
           Column("user_id", BIGINT),
           Column("at", UTCDateTime, nullable=False),
           Index("ix_rapport_history_record", "object", "record_id", "id"))
+    Table("rapport_stage_history", md,              # one row per stage a record entered
+          Column("id", BIGINT, primary_key=True, autoincrement=True),
+          Column("object", Text, nullable=False),
+          Column("record_id", BIGINT, nullable=False),
+          Column("field", Text, nullable=False),       # the workflow's stage field
+          Column("stage", Text, nullable=False),
+          Column("from_stage", Text),
+          Column("entered_at", UTCDateTime, nullable=False),
+          Column("left_at", UTCDateTime),              # NULL while the record is there
+          Column("user_id", BIGINT),
+          Index("ix_rapport_stage_history_record", "object", "record_id", "field", "id"),
+          Index("ix_rapport_stage_history_stage", "object", "field", "stage"))
     Table("rapport_sequence", md,
           Column("object", Text, nullable=False),
           Column("field", Text, nullable=False),
