@@ -237,6 +237,39 @@ class Api:
         rows = await self.run(self.ws.records.history, name, request.path_params["id"])
         return _json({"data": rows})
 
+    # -- stages -------------------------------------------------------------------------
+
+    async def transition(self, request: Request) -> Response:
+        """Move a record to another stage of its workflow (judged like any other write)."""
+        actor = await self.actor(request)
+        name = self._object(request)
+        body = await read_object(request)
+        to, field = body.get("to"), body.get("field")
+        if not isinstance(to, str) or not to:
+            raise ValidationError("give the stage to move to as a string", field="to",
+                                  code="required")
+        if field is not None and not isinstance(field, str):
+            raise ValidationError("field must be the name of the stage field", field="field")
+        version = body.get("version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise ValidationError("version must be the record's version number", field="version")
+        expected = _if_match(request) or version
+        record = await self.run(self.ws.workflows.transition, name, request.path_params["id"],
+                                to, actor, expected, field, write=True)
+        return _json(record, headers={"ETag": f'"{record["version"]}"'})
+
+    async def stages(self, request: Request) -> Response:
+        """The record's stage path: stages, the moves allowed now and why not, the time
+        spent in each stage."""
+        actor = await self.actor(request)
+        name = self._object(request)
+        field = request.query_params.get("field")
+
+        def path() -> dict[str, Any]:
+            record = self.ws.records.get(name, request.path_params["id"], actor)
+            return self.ws.workflows.path(name, record, actor, field)
+        return _json(await self.run(path))
+
     # -- metadata ---------------------------------------------------------------------
 
     async def list_objects(self, request: Request) -> Response:
@@ -310,6 +343,8 @@ class Api:
             Route("/records/{object}/{id:int}", self.update_record, methods=["PATCH"]),
             Route("/records/{object}/{id:int}", self.delete_record, methods=["DELETE"]),
             Route("/records/{object}/{id:int}/history", self.history, methods=["GET"]),
+            Route("/records/{object}/{id:int}/transition", self.transition, methods=["POST"]),
+            Route("/records/{object}/{id:int}/stages", self.stages, methods=["GET"]),
         ]
 
 
