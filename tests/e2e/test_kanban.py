@@ -1,5 +1,5 @@
 """The kanban board: dragging a card (SortableJS, real pointer moves) saves the new stage;
-a move the validation rules refuse springs back with the reason."""
+a move the sales workflow refuses springs back with the reason."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_a_refused_move_springs_back_with_the_reason(
         console: e2ekit.Console) -> None:
     console.allow(422)  # the refused move answers 422, which Chromium logs
     page = logged_in
-    hooli = deals["hooli"]  # no close date: the proposal stage needs one
+    hooli = deals["hooli"]  # prospecting: the sales workflow goes through qualification first
     page.goto(BOARD)
     card = page.locator(f"#card-{hooli['id']}")
     expect(column(page, "prospecting").locator(".kanban-card")).to_have_count(2)
@@ -101,7 +101,8 @@ def test_a_refused_move_springs_back_with_the_reason(
     drag(page, card, column(page, "proposal"))
     message = page.locator("#kanban-message")
     expect(message).to_be_visible()
-    expect(message).to_contain_text("Close date is required from the proposal stage on")
+    expect(message).to_contain_text(
+        "Sales process: cannot move from Prospecting to Proposal (no transition allows it)")
     expect(message).to_have_class("kanban-message notice notice-error")
     expect(column(page, "prospecting").locator(card)).to_have_count(1)
     expect(column(page, "proposal").locator(".kanban-card")).to_have_count(0)

@@ -56,10 +56,23 @@ def test_a_refused_create_shows_each_problem_at_its_field_and_keeps_the_input(
     assert ws.records.count("opportunity", _all()) == 0
 
 
-def test_a_validation_rule_lands_on_its_field(client: TestClient, ws: Workspace) -> None:
+def test_a_stage_requirement_lands_on_its_field(client: TestClient, ws: Workspace) -> None:
     token = csrf_of(client.get("/o/opportunity/new").text)
     response = client.post("/o/opportunity/new", data={
-        "csrf_token": token, "name": "Deal", "stage": "proposal", "close_date": ""})
+        "csrf_token": token, "name": "", "stage": "proposal", "amount": "",
+        "close_date": "2031-01-01"})
+    assert response.status_code == 422  # with the field checks' problems
+    assert text_of(response.text, "err-in-amount") == "Amount is required to enter Proposal"
+    assert text_of(response.text, "err-in-name") == "Opportunity name is required"
+
+
+def test_a_validation_rule_lands_on_its_field(client: TestClient, ws: Workspace) -> None:
+    deal = ws.records.create("opportunity", {"name": "Deal", "stage": "proposal", "amount": 5,
+                                             "close_date": "2030-01-01"})
+    form = client.get(f"/o/opportunity/{deal['id']}/edit").text
+    response = client.post(f"/o/opportunity/{deal['id']}/edit", data={
+        "csrf_token": csrf_of(form), "version": "1", "name": "Deal", "stage": "proposal",
+        "amount": "5", "close_date": ""})
     assert response.status_code == 422
     assert text_of(response.text, "err-in-close_date") == \
         "Close date is required from the proposal stage on"

@@ -80,29 +80,34 @@ def test_cards_show_the_configured_fields(client: TestClient, ws: Workspace) -> 
 
 def test_a_move_saves_and_updates_the_columns(client: TestClient, ws: Workspace,
                                               deals: list[dict[str, Any]]) -> None:
-    deal = deals[0]
+    deal = deals[0]  # prospecting: the sales workflow lets it go on to qualification
     token = csrf_of(client.get("/o/opportunity/kanban").text)
     response = client.post(f"/o/opportunity/{deal['id']}/move",
-                           data={"value": "negotiation", "version": str(deal["version"])},
+                           data={"value": "qualification", "version": str(deal["version"])},
                            headers={**HX, "X-CSRF-Token": token})
     assert response.status_code == 200
-    assert ws.records.get("opportunity", deal["id"])["stage"] == "negotiation"
+    moved = ws.records.get("opportunity", deal["id"])
+    assert moved["stage"] == "qualification" and moved["probability"] == 20
     assert f'id="card-{deal["id"]}"' in response.text and 'data-version="2"' in response.text
     assert response.text.count('class="kanban-head"') == len(STAGES)
-    negotiation = [d for d in deals if d["stage"] == "negotiation"] + [deal]
-    head = block(response.text, "kh-3", "header")
-    assert f"${sum(d['amount'] for d in negotiation):,.2f}" in head
+    qualification = [d for d in deals if d["stage"] == "qualification"] + [deal]
+    head = block(response.text, "kh-1", "header")
+    assert f"${sum(d['amount'] for d in qualification):,.2f}" in head
 
 
 def test_a_refused_move_returns_the_reason(client: TestClient, ws: Workspace) -> None:
-    deal = ws.records.create("opportunity", {"name": "No date", "stage": "qualification"})
+    deal = ws.records.create("opportunity", {"name": "No amount", "stage": "qualification"})
     token = csrf_of(client.get("/o/opportunity/kanban").text)
     response = client.post(f"/o/opportunity/{deal['id']}/move",
                            data={"value": "proposal", "version": "1"},
                            headers={**HX, "X-CSRF-Token": token})
     assert response.status_code == 422
-    assert response.text == "Close date is required from the proposal stage on"
+    assert response.text == "moving from Qualification to Proposal needs amount > 0"
     assert ws.records.get("opportunity", deal["id"])["stage"] == "qualification"
+    skip = client.post(f"/o/opportunity/{deal['id']}/move",
+                       data={"value": "closed_won", "version": "1"},
+                       headers={**HX, "X-CSRF-Token": token})
+    assert skip.status_code == 422 and "no transition allows it" in skip.text
     stale = client.post(f"/o/opportunity/{deal['id']}/move",
                         data={"value": "negotiation", "version": "7"},
                         headers={**HX, "X-CSRF-Token": token})
@@ -111,7 +116,8 @@ def test_a_refused_move_returns_the_reason(client: TestClient, ws: Workspace) ->
 
 def test_a_move_without_scripts_redirects_back_with_the_message(client: TestClient,
                                                                 ws: Workspace) -> None:
-    deal = ws.records.create("opportunity", {"name": "No date", "stage": "qualification"})
+    deal = ws.records.create("opportunity", {"name": "No date", "stage": "qualification",
+                                             "amount": 10})
     token = csrf_of(client.get("/o/opportunity/kanban").text)
     response = client.post(f"/o/opportunity/{deal['id']}/move",
                            data={"csrf_token": token, "value": "proposal", "version": "1",

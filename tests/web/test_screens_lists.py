@@ -201,21 +201,21 @@ def test_bulk_delete_is_all_or_nothing(client: TestClient, ws: Workspace,
 
 def test_bulk_change_field(client: TestClient, ws: Workspace, deals: list[dict[str, Any]]) -> None:
     token = csrf_of(client.get("/o/opportunity").text)
-    chosen = [deals[0], deals[3]]  # both prospecting, no problems at negotiation? close_date set
+    chosen = [deals[0], deals[3]]  # both prospecting: the sales workflow lets them qualify
     response = client.post("/o/opportunity/bulk", data={
-        "csrf_token": token, "_action": "set", "_field": "stage", "stage": "negotiation",
+        "csrf_token": token, "_action": "set", "_field": "stage", "stage": "qualification",
         "_ids": [str(d["id"]) for d in chosen]}, follow_redirects=False)
     assert response.status_code == 303
-    assert all(ws.records.get("opportunity", d["id"])["stage"] == "negotiation" for d in chosen)
+    assert all(ws.records.get("opportunity", d["id"])["stage"] == "qualification" for d in chosen)
     widget = client.get("/o/opportunity/bulk-value?_field=stage").text
     assert '<select' in widget and 'name="stage"' in widget
     # without scripts the value comes as _value; a refused change changes nothing
-    ws.records.update("opportunity", deals[6]["id"], {"close_date": None})
+    ws.records.update("opportunity", deals[4]["id"], {"close_date": None})  # qualification
     page = client.post("/o/opportunity/bulk", data={
         "csrf_token": token, "_action": "set", "_field": "stage", "_value": "proposal",
-        "_ids": [str(deals[0]["id"]), str(deals[6]["id"])]}).text
-    assert ws.records.get("opportunity", deals[0]["id"])["stage"] == "negotiation"
-    assert "Nothing was changed" in page and "Close date is required" in page
+        "_ids": [str(deals[0]["id"]), str(deals[4]["id"])]}).text
+    assert ws.records.get("opportunity", deals[0]["id"])["stage"] == "qualification"
+    assert "Nothing was changed" in page and "Close date is required from the proposal" in page
 
 
 def test_export_follows_the_current_view(client: TestClient, deals: list[dict[str, Any]]) -> None:

@@ -102,7 +102,7 @@ def test_inline_edit_refreshes_computed_fields(client: TestClient, ws: Workspace
     assert response.status_code == 200
     assert 'id="field-expected_revenue" hx-swap-oob="true"' in response.text
     assert "$20.00" in response.text
-    assert 'id="stage-path" aria-label="Stage" hx-swap-oob="true"' in response.text
+    assert 'id="stage-path" aria-label="Sales process" hx-swap-oob="true"' in response.text
 
 
 def test_inline_edit_with_a_stale_version(client: TestClient, ws: Workspace,

@@ -222,10 +222,9 @@ class KanbanScreens(ObjectScreens):
         actor = await self.screens.actor(request)
         obj = self.obj(request)
         self.check_write(request, actor, obj)
-        view = self.board_view(request, obj)
         form = await request.form()
         rid = request.path_params["id"]
-        f = obj.field(view["group_by"])
+        f = self._moved_field(request, obj, str(form.get("field") or ""))
         value = str(form.get("value") or "")
         value_or_none = None if value in ("", BLANK) else value
         version_text = str(form.get("version") or "")
@@ -260,6 +259,14 @@ class KanbanScreens(ObjectScreens):
                                           record)
         return self.screens.render(request, "partials/kanban_moved.html", actor=actor,
                                    **context)
+
+    def _moved_field(self, request: Request, obj: ObjectDef, name: str) -> FieldDef:
+        """The field a move changes: the board's column field, or (from the stage path) the
+        field of one of the object's stage workflows."""
+        workflow = self.ws.workflows.on_field(obj.name, name) if name else None
+        if workflow is not None:
+            return workflow.field
+        return obj.field(self.board_view(request, obj)["group_by"])
 
     def board_context_after_move(self, request: Request, actor: Actor, obj: ObjectDef,
                                  record: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationError
-from ...meta.model import FieldDef, ObjectDef
+from ...meta.model import FieldDef, ObjectDef, humanize, label_text
 from ...records.actor import Actor
 from ...records.query import And, Cond, Or, Query, parse_sort
 from ..screens import is_partial
@@ -108,7 +108,8 @@ class RecordScreens(ObjectScreens):
             "sections": sections, "system_section": system, "related": related,
             "timeline": timeline, "activity": activity, "timeline_titles": tl_titles,
             "history": history, "history_titles": history_titles, "titles": {**titles},
-            "path": self._path(obj, record), "can_write": not obj.system or actor.is_admin,
+            "path": self._path(request, actor, obj, record),
+            "can_write": not obj.system or actor.is_admin,
             "record_title": record_title, "kanban": kanban_view(obj) is not None,
             "activity_link": self._activity_link(obj, record) if activity else None,
         }
@@ -122,13 +123,39 @@ class RecordScreens(ObjectScreens):
             return f"/o/activity/new?related_object={obj.name}&related_id={record['id']}"
         return None
 
-    def _path(self, obj: ObjectDef, record: dict[str, Any]) -> dict[str, Any] | None:
+    def _path(self, request: Request, actor: Actor, obj: ObjectDef,
+              record: dict[str, Any]) -> dict[str, Any] | None:
+        """The stage path: the object's stage workflow with the verdict on every move, or
+        else the kanban's picklist, every value a move."""
+        acting = self.screens.acting(request, actor)
+        workflows = self.ws.workflows.of(obj.name)
+        if workflows:
+            path = self.ws.workflows.path(obj.name, record, acting, workflows[0].field.name)
+            seconds = path["seconds_in_stage"]
+            path["field"] = obj.field(path["field"])
+            path["duration"] = None if seconds is None else self._duration(request, seconds)
+            return path
         view = kanban_view(obj)
         if view is None:
             return None
         f = obj.field(view["group_by"])
-        return {"field": f, "value": record.get(f.name),
-                "options": [o for o in f.options if o.active or o.value == record.get(f.name)]}
+        value = record.get(f.name)
+        options = [o for o in f.options if o.active or o.value == value]
+        at = next((i for i, o in enumerate(options) if o.value == value), -1)
+        return {"field": f, "current": value, "workflow": None, "guidance": None,
+                "duration": None,
+                "stages": [{"name": o.value, "label": label_text(o.label, acting.locale,
+                                                                  humanize(o.value)),
+                            "color": o.color, "category": "open", "allowed": True,
+                            "reason": None, "action": None,
+                            "state": "current" if i == at else "done" if i < at else "ahead"}
+                           for i, o in enumerate(options)]}
+
+    def _duration(self, request: Request, seconds: int) -> str:
+        for unit, size in (("days", 86400), ("hours", 3600)):
+            if seconds >= size:
+                return self.screens.t(request, f"duration.{unit}", n=seconds // size)
+        return self.screens.t(request, "duration.minutes", n=max(1, seconds // 60))
 
     async def page(self, request: Request) -> Response:
         actor = await self.screens.actor(request)
@@ -159,7 +186,8 @@ class RecordScreens(ObjectScreens):
             request, template, status, actor, headers=headers, obj=obj, f=f, record=record,
             titles=titles, value=value, label=label, errors=errors or [],
             widget_kind=widget_of(self.ws, f), can_write=not obj.system or actor.is_admin,
-            oob_fields=oob or [], path=self._path(obj, record) if oob is not None else None,
+            oob_fields=oob or [],
+            path=self._path(request, actor, obj, record) if oob is not None else None,
             title=record_title(obj, record))
 
     async def field_display(self, request: Request) -> Response:
