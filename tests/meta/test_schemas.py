@@ -22,6 +22,7 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))
 CORE_FILES = sorted(p for p in CORE_DIR.glob("*.json") if "fields" in json.loads(p.read_text()))
 CORE_WORKFLOWS = sorted(p for p in CORE_DIR.glob("*.json") if "stages" in json.loads(p.read_text()))
+CORE_APPROVALS = sorted(p for p in CORE_DIR.glob("*.json") if "steps" in json.loads(p.read_text()))
 EXPECTED_SCHEMAS = {
     "common", "field", "object", "extension", "workflow", "approval", "report", "dashboard",
     "pack", "definitions",
@@ -520,3 +521,20 @@ def test_core_workflow_validates_and_speaks_every_locale(path: Path, registry: R
     stage_field = next(f for f in load(CORE_DIR / f"{doc['object']}.json")["fields"]
                        if f["name"] == doc["field"])
     assert [s["name"] for s in doc["stages"]] == [o["value"] for o in stage_field["options"]]
+
+
+@pytest.mark.parametrize("path", CORE_APPROVALS, ids=lambda p: p.name)
+def test_core_approval_flow_validates_and_speaks_every_locale(path: Path, registry: Registry):
+    doc = load(path)
+    assert problems(registry, "approval", doc) == []
+    assert problems(registry, "definitions", doc) == []
+    assert doc["name"] == path.stem
+    assert _bilingual(doc["label"])
+    for step in doc["steps"]:
+        assert _bilingual(step["label"]), step["name"]
+
+
+def test_every_core_file_is_an_object_a_workflow_or_an_approval_flow():
+    assert len(CORE_FILES) + len(CORE_WORKFLOWS) + len(CORE_APPROVALS) == \
+        len(list(CORE_DIR.glob("*.json")))
+    assert CORE_WORKFLOWS and CORE_APPROVALS
