@@ -71,3 +71,13 @@ def test_transitions_need_a_user(client, ws: Workspace) -> None:
     _problem(client.post(f"/api/v1/records/opportunity/{opp['id']}/transition",
                          json={"to": "qualification"}), 401)
     _problem(client.get(f"/api/v1/records/opportunity/{opp['id']}/stages"), 401)
+
+
+def test_the_openapi_document_describes_the_moves(admin) -> None:
+    spec = admin.get("/api/v1/openapi.json").json()
+    post = spec["paths"]["/api/v1/records/opportunity/{id}/transition"]["post"]
+    to = post["requestBody"]["content"]["application/json"]["schema"]["properties"]["to"]
+    assert "closed_won" in to["enum"]
+    assert "422" in post["responses"]
+    assert "/api/v1/records/opportunity/{id}/stages" in spec["paths"]
+    assert "/api/v1/records/account/{id}/transition" not in spec["paths"]  # no workflow

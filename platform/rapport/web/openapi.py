@@ -118,6 +118,23 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
                 "field": {"type": ["string", "null"]}, "old_value": {}, "new_value": {},
                 "user_id": {"type": ["integer", "null"]},
                 "at": {"type": "string", "format": "date-time"}}}}}},
+        "StagePath": {"type": "object", "description": "A record's stage path: every stage "
+                      "with the verdict on moving there now, and its stage history",
+                      "properties": {
+                          "workflow": {"type": "string"}, "field": {"type": "string"},
+                          "current": {"type": ["string", "null"]},
+                          "guidance": {"type": ["string", "null"]},
+                          "seconds_in_stage": {"type": ["integer", "null"]},
+                          "stages": {"type": "array", "items": {"type": "object", "properties": {
+                              "name": {"type": "string"}, "label": {"type": "string"},
+                              "state": {"enum": ["done", "current", "ahead"]},
+                              "allowed": {"type": "boolean"},
+                              "reason": {"type": ["string", "null"]}}}},
+                          "history": {"type": "array", "items": {"type": "object", "properties": {
+                              "stage": {"type": "string"}, "from_stage": {"type": ["string", "null"]},
+                              "entered_at": {"type": "string", "format": "date-time"},
+                              "left_at": {"type": ["string", "null"], "format": "date-time"},
+                              "seconds": {"type": "integer"}}}}}},
         "Definition": {"type": "object", "description": "An object definition (see the "
                        "metadata language's object.schema.json)"},
     }
@@ -172,6 +189,29 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
             "parameters": [id_param],
             "get": {"operationId": f"history_{name}", "tags": tag,
                     "responses": _responses("200", {"$ref": "#/components/schemas/History"}, "404")}}
+        workflows = ws.workflows.of(name)
+        if workflows:
+            stages = sorted({st.name for wf in workflows for st in wf.stages})
+            paths[f"/api/v1/records/{name}/{{id}}/transition"] = {
+                "parameters": [id_param],
+                "post": {"operationId": f"transition_{name}", "tags": tag, "parameters": [if_match],
+                         "description": "Move the record to another stage of its workflow; "
+                                        "a move the workflow refuses is 422 naming the rule.",
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"type": "object", "required": ["to"], "properties": {
+                                 "to": {"type": "string", "enum": stages},
+                                 "field": {"type": "string", "enum": sorted(
+                                     {wf.field.name for wf in workflows})},
+                                 "version": {"type": "integer", "minimum": 1}}}}}},
+                         "responses": _responses("200", ref, "404", "409", "412", "413",
+                                                 "422")}}
+            paths[f"/api/v1/records/{name}/{{id}}/stages"] = {
+                "parameters": [id_param],
+                "get": {"operationId": f"stages_{name}", "tags": tag,
+                        "parameters": [{"name": "field", "in": "query",
+                                        "schema": {"type": "string"}}],
+                        "responses": _responses("200", {"$ref": "#/components/schemas/StagePath"},
+                                                "404", "422")}}
     obj_param = {"name": "object", "in": "path", "required": True,
                  "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}}
     flags = [{"name": "plan", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
