@@ -14,6 +14,20 @@ from rapport.errors import Conflict
 from rapport.records.actor import Actor
 from rapport.workspace import Workspace
 
+#: The object the tests approve (their own, so flows the core objects ship cannot interfere).
+OFFER: dict[str, Any] = {
+    "name": "offer", "title_field": "name",
+    "fields": [
+        {"name": "name", "type": "text", "required": True},
+        {"name": "discount", "type": "percent", "min": 0, "max": 100},
+        {"name": "amount", "type": "currency"},
+        {"name": "status", "type": "picklist", "default": "draft",
+         "options": ["draft", "in_review", "approved", "rejected", "sent"]},
+        {"name": "reviewer", "type": "lookup", "target": "user"},
+        {"name": "description", "type": "textarea"},
+    ],
+}
+
 
 @dataclass
 class People:
@@ -31,6 +45,8 @@ class People:
 
 
 def make_people(ws: Workspace) -> People:
+    """The people, and the ``offer`` object they work on."""
+    apply(ws, OFFER)
     admin = create_user(ws, "admin@example.com", "admin", full_name="Ada Admin")
     boss = create_user(ws, "boss@example.com", "manager", full_name="Bea Boss")
     team = ws.records.create("team", {"name": "Finance Team"})
@@ -51,9 +67,9 @@ def make_people(ws: Workspace) -> People:
 
 def flow(name: str = "big_discount", steps: list[dict[str, Any]] | None = None,
          **extra: Any) -> dict[str, Any]:
-    """An approval flow on quotes, by default: discount over 20 needs the owner's manager,
-    and sets the quote's status on each outcome. A key given as None is left out."""
-    data = {"kind": "approval", "name": name, "object": "quote", "when": "discount > 20",
+    """An approval flow on offers, by default: discount over 20 needs the owner's manager,
+    and sets the offer's status on each outcome. A key given as None is left out."""
+    data = {"kind": "approval", "name": name, "object": "offer", "when": "discount > 20",
             "steps": steps or [{"name": "manager", "approvers": {"manager_of": "owner"}}],
             "on_approve": {"set": {"status": "'approved'"}},
             "on_reject": {"set": {"status": "'rejected'"}},
@@ -69,8 +85,9 @@ def apply(ws: Workspace, *definitions: dict[str, Any]) -> None:
     ws.apply(ws.documents_from(list(definitions)))
 
 
-def quote(ws: Workspace, actor: Actor, discount: float = 25, **values: Any) -> dict[str, Any]:
-    return ws.records.create("quote", {"name": "Big deal", "discount": discount, **values}, actor)
+def offer(ws: Workspace, actor: Actor, discount: float = 25, **values: Any) -> dict[str, Any]:
+    return ws.records.create("offer", {"name": "Big deal", "discount": discount, **values},
+                             actor)
 
 
 def task_of(request: dict[str, Any], user: Actor) -> dict[str, Any] | None:

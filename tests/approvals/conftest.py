@@ -1,4 +1,5 @@
-"""Fixtures for the approval tests: a workspace with a small sales team."""
+"""Fixtures for the approval tests: a workspace with a small sales team and the object
+they approve."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
-from approvalkit import People, actions, apply, approve_in_another_process, flow, quote, step
+from approvalkit import People, actions, apply, approve_in_another_process, flow, offer, step
 
 from databases import PG_URL
 from rapport.workspace import Workspace
@@ -36,7 +36,7 @@ def _race(ws: Workspace, database_url: str, request_id: int,
 
 def _check_one_decision(ws: Workspace, people: People, database_url: str) -> None:
     apply(ws, flow(steps=[step("finance", {"team": "finance_team"}, mode="any")]))
-    request = ws.approvals.submit("quote", quote(ws, people.rep)["id"], people.rep)
+    request = ws.approvals.submit("offer", offer(ws, people.rep)["id"], people.rep)
     outcomes = _race(ws, database_url, request["id"], ["ann@example.com", "ben@example.com"])
     assert sorted(kind for kind, _ in outcomes) == ["conflict", "ok"], outcomes
     winner = next(email for kind, email in outcomes if kind == "ok")
@@ -48,7 +48,7 @@ def _check_one_decision(ws: Workspace, people: People, database_url: str) -> Non
     assert actions(done).count("approved") == 1 and actions(done).count("completed") == 1
     approved = [t for t in done["steps"][0]["tasks"] if t["status"] == "approved"]
     assert [t["comment"] for t in approved] == [f"yes from {winner}"]
-    assert ws.records.get("quote", request["record_id"])["status"] == "approved"
+    assert ws.records.get("offer", request["record_id"])["status"] == "approved"
     decided = [n for n in ws.notifications.list(people.rep) if n["kind"] == "approval_decided"]
     assert len(decided) == 1
 

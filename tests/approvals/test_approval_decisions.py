@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from approvalkit import People, actions, apply, flow, quote, step, task_of
+from approvalkit import People, actions, apply, flow, offer, step, task_of
 from sqlalchemy import update
 
 from rapport.approvals import AlreadyDecided
@@ -17,12 +17,12 @@ TEAM = {"team": "finance_team"}
 
 
 def _submit(ws: Workspace, people: People, discount: float = 25, **values) -> dict:
-    q = quote(ws, people.rep, discount=discount, **values)
-    return ws.approvals.submit("quote", q["id"], people.rep)
+    q = offer(ws, people.rep, discount=discount, **values)
+    return ws.approvals.submit("offer", q["id"], people.rep)
 
 
 def _status(ws: Workspace, request: dict) -> str:
-    return ws.records.get("quote", request["record_id"])["status"]
+    return ws.records.get("offer", request["record_id"])["status"]
 
 
 def test_any_mode_first_answer_decides(ws: Workspace, people: People) -> None:
@@ -116,7 +116,7 @@ def test_steps_advance_and_skip_on_the_way(ws: Workspace, people: People) -> Non
     ws.approvals.approve(request["id"], people.ann)
     done = ws.approvals.approve(request["id"], people.ben)
     assert done["status"] == "approved"
-    record = ws.records.get("quote", request["record_id"])
+    record = ws.records.get("offer", request["record_id"])
     assert (record["status"], record["description"]) == ("approved", "manager ok")
 
 
@@ -140,14 +140,14 @@ def test_step_and_flow_field_updates_are_applied_in_order(ws: Workspace,
                    on_recall={"set": {"status": "'draft'", "description": "'recalled'"}}))
     request = _submit(ws, people)
     ws.approvals.reject(request["id"], people.boss)
-    record = ws.records.get("quote", request["record_id"])
+    record = ws.records.get("offer", request["record_id"])
     assert record["status"] == "rejected"
     assert record["description"] == "step said no / flow said no"
-    updates = [h for h in ws.records.history("quote", record["id"]) if h["action"] == "update"]
+    updates = [h for h in ws.records.history("offer", record["id"]) if h["action"] == "update"]
     assert {h["user_id"] for h in updates} == {people.boss.id}
     recalled = _submit(ws, people, status="in_review")
     ws.approvals.recall(recalled["id"], people.rep)
-    record = ws.records.get("quote", recalled["record_id"])
+    record = ws.records.get("offer", recalled["record_id"])
     assert (record["status"], record["description"]) == ("draft", "recalled")
 
 
@@ -160,7 +160,7 @@ def test_a_failing_field_update_rolls_the_decision_back(ws: Workspace, people: P
     again = ws.approvals.get(request["id"])
     assert again["status"] == "pending" and actions(again) == ["submitted"]
     assert task_of(again, people.boss)["status"] == "pending"
-    assert ws.records.get("quote", request["record_id"])["discount"] == 25
+    assert ws.records.get("offer", request["record_id"])["discount"] == 25
     assert ws.notifications.list(people.rep) == []
 
 
@@ -202,12 +202,12 @@ def test_recall(ws: Workspace, people: People) -> None:
     with pytest.raises(AlreadyDecided):
         ws.approvals.approve(request["id"], people.ben)
     # once recalled the record can be submitted again
-    assert ws.approvals.submit("quote", request["record_id"], people.rep)["status"] == "pending"
+    assert ws.approvals.submit("offer", request["record_id"], people.rep)["status"] == "pending"
 
 
 def test_recall_refused_by_the_flow_and_allowed_to_admins(ws: Workspace,
                                                           people: People) -> None:
-    apply(ws, flow(allow_recall=False), flow("any_quote", when="discount <= 20"))
+    apply(ws, flow(allow_recall=False), flow("any_offer", when="discount <= 20"))
     request = _submit(ws, people)
     assert request["can_recall"] is False
     with pytest.raises(PermissionDenied, match="does not allow recalling"):
@@ -335,14 +335,14 @@ def test_a_running_request_keeps_its_flow_version(ws: Workspace, people: People)
 def test_deleting_the_record_cancels_its_request(ws: Workspace, people: People) -> None:
     apply(ws, flow(steps=[step("finance", TEAM)]))
     request = _submit(ws, people)
-    ws.records.delete("quote", request["record_id"], people.admin)
+    ws.records.delete("offer", request["record_id"], people.admin)
     gone = ws.approvals.get(request["id"])
     assert gone["status"] == "cancelled" and gone["record_title"] is None
     assert {t["status"] for t in gone["steps"][0]["tasks"]} == {"cancelled"}
     assert gone["events"][-1]["action"] == "cancelled"
     assert gone["events"][-1]["detail"] == {"reason": "record deleted"}
     assert ws.approvals.inbox_count(people.ann) == 0
-    history = ws.records.history("quote", request["record_id"])
+    history = ws.records.history("offer", request["record_id"])
     assert history[0]["action"] == "approval" and history[0]["new_value"]["action"] == "cancelled"
     with pytest.raises(Conflict):
         ws.approvals.approve(request["id"], people.ann)
@@ -361,8 +361,8 @@ def test_events_and_history_trail(ws: Workspace, people: People) -> None:
     assert [e["user_id"] for e in done["events"]] == [
         people.rep.id, people.ann.id, people.ben.id, people.ann.id, people.cat.id, people.cat.id]
     history = [h["new_value"]["action"] for h in
-               reversed(ws.records.history("quote", request["record_id"]))
+               reversed(ws.records.history("offer", request["record_id"]))
                if h["action"] == "approval"]
     assert history == actions(done)
-    assert [r["id"] for r in ws.approvals.for_record("quote", request["record_id"])] == \
+    assert [r["id"] for r in ws.approvals.for_record("offer", request["record_id"])] == \
         [request["id"]]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from approvalkit import People, apply, flow, quote, step
+from approvalkit import People, apply, flow, offer, step
 from sqlalchemy import event
 
 from rapport.approvals import Locked
@@ -32,27 +32,27 @@ def statements(ws: Workspace) -> Iterator[list[str]]:
 
 def test_a_pending_request_locks_the_record(ws: Workspace, people: People) -> None:
     apply(ws, flow())
-    q = quote(ws, people.rep)
-    request = ws.approvals.submit("quote", q["id"], people.rep)
+    q = offer(ws, people.rep)
+    request = ws.approvals.submit("offer", q["id"], people.rep)
     with pytest.raises(Locked) as exc:
-        ws.records.update("quote", q["id"], {"name": "Sneaky"}, people.rep)
+        ws.records.update("offer", q["id"], {"name": "Sneaky"}, people.rep)
     assert exc.value.status == 409 and exc.value.code == "locked"
     assert "Big discount" in str(exc.value) and "pending approval" in str(exc.value)
     with pytest.raises(Locked):
-        ws.records.delete("quote", q["id"], people.rep)
-    assert ws.records.update("quote", q["id"], {"name": "Fixed by admin"},
+        ws.records.delete("offer", q["id"], people.rep)
+    assert ws.records.update("offer", q["id"], {"name": "Fixed by admin"},
                              people.admin)["name"] == "Fixed by admin"
-    assert ws.records.update("quote", q["id"], {"description": "by the platform"})["version"] == 3
+    assert ws.records.update("offer", q["id"], {"description": "by the platform"})["version"] == 3
     ws.approvals.approve(request["id"], people.boss)  # its own update passes the lock
-    record = ws.records.update("quote", q["id"], {"name": "Free again"}, people.rep)
+    record = ws.records.update("offer", q["id"], {"name": "Free again"}, people.rep)
     assert (record["status"], record["name"]) == ("approved", "Free again")
 
 
 def test_a_flow_without_lock_leaves_the_record_editable(ws: Workspace, people: People) -> None:
     apply(ws, flow(lock=False))
-    q = quote(ws, people.rep)
-    ws.approvals.submit("quote", q["id"], people.rep)
-    assert ws.records.update("quote", q["id"], {"name": "Still editable"},
+    q = offer(ws, people.rep)
+    ws.approvals.submit("offer", q["id"], people.rep)
+    assert ws.records.update("offer", q["id"], {"name": "Still editable"},
                              people.rep)["name"] == "Still editable"
 
 
@@ -64,52 +64,52 @@ def test_objects_without_flows_cost_no_query(ws: Workspace, people: People) -> N
         ws.records.create_many("account", [{"name": f"A{i}"} for i in range(20)], people.rep)
         ws.records.delete("account", account["id"], people.rep)
     assert seen and not [s for s in seen if "rapport_approval" in s]
-    q = quote(ws, people.rep, discount=5)
+    q = offer(ws, people.rep, discount=5)
     with statements(ws) as seen:
-        ws.records.update("quote", q["id"], {"name": "Renamed"}, people.rep)
+        ws.records.update("offer", q["id"], {"name": "Renamed"}, people.rep)
     assert len([s for s in seen if "rapport_approval_request" in s]) == 1  # the lock check
 
 
 def test_auto_submit_on_create_and_on_update(ws: Workspace, people: People) -> None:
     apply(ws, flow(auto_submit=True))
-    big = quote(ws, people.rep, discount=30)
-    [request] = ws.approvals.for_record("quote", big["id"])
+    big = offer(ws, people.rep, discount=30)
+    [request] = ws.approvals.for_record("offer", big["id"])
     assert request["status"] == "pending" and request["submitted_by"] == people.rep.id
-    small = quote(ws, people.rep, discount=5)
-    assert ws.approvals.for_record("quote", small["id"]) == []
-    ws.records.update("quote", small["id"], {"discount": 40}, people.rep)
-    [request] = ws.approvals.for_record("quote", small["id"])
+    small = offer(ws, people.rep, discount=5)
+    assert ws.approvals.for_record("offer", small["id"]) == []
+    ws.records.update("offer", small["id"], {"discount": 40}, people.rep)
+    [request] = ws.approvals.for_record("offer", small["id"])
     assert request["status"] == "pending"
     # the approval's own update does not submit the record again
     ws.approvals.approve(request["id"], people.boss)
-    assert [r["status"] for r in ws.approvals.for_record("quote", small["id"])] == ["approved"]
+    assert [r["status"] for r in ws.approvals.for_record("offer", small["id"])] == ["approved"]
     # nor does a change the entry condition does not read; a change it reads does
-    ws.records.update("quote", small["id"], {"description": "typo"}, people.rep)
-    assert len(ws.approvals.for_record("quote", small["id"])) == 1
-    ws.records.update("quote", small["id"], {"discount": 45}, people.rep)
-    assert [r["status"] for r in ws.approvals.for_record("quote", small["id"])] == \
+    ws.records.update("offer", small["id"], {"description": "typo"}, people.rep)
+    assert len(ws.approvals.for_record("offer", small["id"])) == 1
+    ws.records.update("offer", small["id"], {"discount": 45}, people.rep)
+    assert [r["status"] for r in ws.approvals.for_record("offer", small["id"])] == \
         ["pending", "approved"]
 
 
 def test_auto_submit_after_a_rejection_needs_a_relevant_change(ws: Workspace,
                                                                people: People) -> None:
     apply(ws, flow(auto_submit=True))
-    q = quote(ws, people.rep, discount=30)
-    [request] = ws.approvals.for_record("quote", q["id"])
+    q = offer(ws, people.rep, discount=30)
+    [request] = ws.approvals.for_record("offer", q["id"])
     ws.approvals.reject(request["id"], people.boss)
-    ws.records.update("quote", q["id"], {"name": "Renamed"}, people.rep)
-    assert len(ws.approvals.for_record("quote", q["id"])) == 1
-    ws.records.update("quote", q["id"], {"discount": 22}, people.rep)
-    assert [r["status"] for r in ws.approvals.for_record("quote", q["id"])] == \
+    ws.records.update("offer", q["id"], {"name": "Renamed"}, people.rep)
+    assert len(ws.approvals.for_record("offer", q["id"])) == 1
+    ws.records.update("offer", q["id"], {"discount": 22}, people.rep)
+    assert [r["status"] for r in ws.approvals.for_record("offer", q["id"])] == \
         ["pending", "rejected"]
 
 
 def test_auto_submit_on_bulk_create(ws: Workspace, people: People) -> None:
     apply(ws, flow(auto_submit=True))
     result = ws.records.create_many(
-        "quote", [{"name": f"Q{i}", "discount": 10 * i} for i in range(6)], people.rep)
+        "offer", [{"name": f"Q{i}", "discount": 10 * i} for i in range(6)], people.rep)
     assert result.created == 6 and not result.errors
-    pending = {i: ws.approvals.pending("quote", rid) for i, rid in enumerate(result.ids)}
+    pending = {i: ws.approvals.pending("offer", rid) for i, rid in enumerate(result.ids)}
     assert [i for i, r in pending.items() if r is not None] == [3, 4, 5]
     assert ws.approvals.inbox_count(people.boss) == 3
 
@@ -117,5 +117,5 @@ def test_auto_submit_on_bulk_create(ws: Workspace, people: People) -> None:
 def test_auto_submit_refused_refuses_the_save(ws: Workspace, people: People) -> None:
     apply(ws, flow(auto_submit=True, steps=[step("legal", {"users": ["ghost@example.com"]})]))
     with pytest.raises(ValidationError, match=r"ghost@example\.com"):
-        quote(ws, people.rep, discount=30)
-    assert ws.records.count("quote", Query()) == 0
+        offer(ws, people.rep, discount=30)
+    assert ws.records.count("offer", Query()) == 0

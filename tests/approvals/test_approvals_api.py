@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from approvalkit import People, apply, flow, quote, step
+from approvalkit import People, apply, flow, offer, step
 from starlette.testclient import TestClient
 
 from rapport.auth.users import create_token
@@ -50,35 +50,35 @@ def problem(response, status: int, code: str | None = None) -> dict:
 
 def submitted(ws: Workspace, people: People, api: dict[str, Client], discount: float = 25,
               **body) -> dict:
-    q = quote(ws, people.rep, discount=discount)
-    response = api["rep"].post(f"/records/quote/{q['id']}/approvals", json=body)
+    q = offer(ws, people.rep, discount=discount)
+    response = api["rep"].post(f"/records/offer/{q['id']}/approvals", json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def test_submit_and_list_a_records_requests(ws: Workspace, people: People, api) -> None:
-    q = quote(ws, people.rep)
-    response = api["rep"].post(f"/records/quote/{q['id']}/approvals",
+    q = offer(ws, people.rep)
+    response = api["rep"].post(f"/records/offer/{q['id']}/approvals",
                                json={"flow": "big_discount", "comment": "please"})
     assert response.status_code == 201, response.text
     request = response.json()
     assert response.headers["location"] == f"/api/v1/approvals/{request['id']}"
     assert request["status"] == "pending" and request["comment"] == "please"
     assert [s["status"] for s in request["steps"]] == ["pending", "waiting"]
-    listed = api["rep"].get(f"/records/quote/{q['id']}/approvals")
+    listed = api["rep"].get(f"/records/offer/{q['id']}/approvals")
     assert listed.status_code == 200
     assert [r["id"] for r in listed.json()["data"]] == [request["id"]]
-    problem(api["rep"].post(f"/records/quote/{q['id']}/approvals"), 409)
-    problem(api["rep"].get("/records/quote/999/approvals"), 404)
+    problem(api["rep"].post(f"/records/offer/{q['id']}/approvals"), 409)
+    problem(api["rep"].get("/records/offer/999/approvals"), 404)
 
 
 def test_submit_refusals(ws: Workspace, people: People, api) -> None:
-    low = quote(ws, people.rep, discount=5)
-    url = f"/records/quote/{low['id']}/approvals"
+    low = offer(ws, people.rep, discount=5)
+    url = f"/records/offer/{low['id']}/approvals"
     body = problem(api["rep"].post(url, json={}), 422, "entry_condition")
     assert "discount > 20" in body["detail"]
     problem(api["rep"].post(url, json={"flow": "nope"}), 404)
-    problem(api["rep"].post("/records/quote/424242/approvals", json={}), 404)
+    problem(api["rep"].post("/records/offer/424242/approvals", json={}), 404)
     problem(api["rep"].post("/records/nothing/1/approvals", json={}), 404)
     problem(api["rep"].post(url, content=b"{not json"), 400)
     problem(api["rep"].post(url, json=["flow"]), 422)
@@ -90,7 +90,7 @@ def test_submit_refusals(ws: Workspace, people: People, api) -> None:
 
 def test_inbox_and_listing(ws: Workspace, people: People, api) -> None:
     mine = submitted(ws, people, api)
-    other = ws.approvals.submit("quote", quote(ws, people.ann)["id"], people.ann)
+    other = ws.approvals.submit("offer", offer(ws, people.ann)["id"], people.ann)
     inbox = api["boss"].get("/approvals?mine=1")
     assert inbox.status_code == 200
     assert [r["id"] for r in inbox.json()["data"]] == [other["id"], mine["id"]]
@@ -137,7 +137,7 @@ def test_deciding_over_http(ws: Workspace, people: People, api) -> None:
     body = problem(api["cat"].post(f"{url}/approve", json={}), 409, "already_decided")
     assert "rejected" in body["detail"]
     problem(api["rep"].post(f"{url}/recall", json={}), 409)
-    assert ws.records.get("quote", request["record_id"])["status"] == "rejected"
+    assert ws.records.get("offer", request["record_id"])["status"] == "rejected"
 
 
 def test_recall_over_http(ws: Workspace, people: People, api) -> None:
@@ -150,7 +150,7 @@ def test_recall_over_http(ws: Workspace, people: People, api) -> None:
 
 def test_a_locked_record_is_409_locked(ws: Workspace, people: People, api) -> None:
     request = submitted(ws, people, api)
-    url = f"/records/quote/{request['record_id']}"
+    url = f"/records/offer/{request['record_id']}"
     problem(api["rep"].patch(url, json={"name": "Changed"}), 409, "locked")
     body = problem(api["rep"].delete(url), 409, "locked")
     assert "pending approval" in body["detail"]
@@ -161,8 +161,8 @@ def test_a_refused_field_update_is_422_and_changes_nothing(ws: Workspace, people
                                                            api) -> None:
     apply(ws, flow("tight", when="discount > 90",
                    on_approve={"set": {"discount": "discount + 50"}}))
-    q = quote(ws, people.rep, discount=95)
-    request = api["rep"].post(f"/records/quote/{q['id']}/approvals",
+    q = offer(ws, people.rep, discount=95)
+    request = api["rep"].post(f"/records/offer/{q['id']}/approvals",
                               json={"flow": "tight"}).json()
     problem(api["boss"].post(f"/approvals/{request['id']}/approve", json={}), 422)
     assert api["rep"].get(f"/approvals/{request['id']}").json()["status"] == "pending"
@@ -231,8 +231,8 @@ def test_notifications_over_http(ws: Workspace, people: People, api) -> None:
 
 def test_every_route_needs_authentication(ws: Workspace, api) -> None:
     client = api["rep"].client
-    for method, url in [("post", "/api/v1/records/quote/1/approvals"),
-                        ("get", "/api/v1/records/quote/1/approvals"),
+    for method, url in [("post", "/api/v1/records/offer/1/approvals"),
+                        ("get", "/api/v1/records/offer/1/approvals"),
                         ("get", "/api/v1/approvals"), ("get", "/api/v1/approvals/1"),
                         ("post", "/api/v1/approvals/1/approve"),
                         ("post", "/api/v1/approvals/1/add-signer"),

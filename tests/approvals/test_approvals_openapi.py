@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import schemathesis
-from approvalkit import People, apply, flow, quote
+from approvalkit import People, apply, flow, offer
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -20,9 +20,9 @@ EXAMPLES = int(os.environ.get("RAPPORT_FUZZ_EXAMPLES", "8"))
 def test_approval_routes_conform_to_the_openapi(ws: Workspace, people: People) -> None:
     apply(ws, flow())
     for _ in range(2):  # request 1 stays pending, request 2 is decided
-        ws.approvals.submit("quote", quote(ws, people.rep)["id"], people.rep)
+        ws.approvals.submit("offer", offer(ws, people.rep)["id"], people.rep)
     ws.approvals.approve(2, people.boss)
-    quote(ws, people.rep)  # one more, not submitted yet
+    offer(ws, people.rep)  # one more, not submitted yet
     headers = {"Authorization": f"Bearer {create_token(ws, 'boss@example.com')}"}
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(ws),
                                             headers=headers)

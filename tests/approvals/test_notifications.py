@@ -13,7 +13,7 @@ def test_notify_list_count_and_mark_read(ws: Workspace, people: People) -> None:
     notes = ws.notifications
     with ws.transaction() as c:
         assert notes.notify(c, [people.ann.id, None, people.ann.id, people.ben.id],
-                            "stage_changed", "Big deal moved to Proposal", object="quote",
+                            "stage_changed", "Big deal moved to Proposal", object="offer",
                             record_id=7, data={"to": "proposal"}) == 2
         assert notes.notify(c, [people.ann.id, people.boss.id], "approval_decided", "Done",
                             skip=people.boss.id) == 1
@@ -21,7 +21,7 @@ def test_notify_list_count_and_mark_read(ws: Workspace, people: People) -> None:
     first, second = notes.list(people.ann)
     assert (first["kind"], first["message"]) == ("approval_decided", "Done")
     assert second["data"] == {"to": "proposal"} and second["record_id"] == 7
-    assert second["object"] == "quote" and second["read_at"] is None
+    assert second["object"] == "offer" and second["read_at"] is None
     assert notes.unread_count(people.ann) == 2 and notes.unread_count(people.boss) == 0
     assert notes.mark_read(people.ben, [first["id"]]) == 0  # not Ben's
     assert notes.mark_read(people.ann, [second["id"]]) == 1
