@@ -54,7 +54,7 @@ CACHE = Path(os.environ.get("RAPPORT_BENCH_CACHE") or HERE / ".cache")
 BUILDER_VERSION = "2"  # bump when the generated data changes shape
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost")
-LATE_STAGES = ("proposal", "negotiation")
+LATE_STAGES = ("proposal", "negotiation", "closed_won")  # what the sales workflow requires
 CSV_HEADER = ("name", "amount", "stage", "probability", "close_date")
 
 #: figures collected during the run, recapped by conftest's terminal summary
@@ -156,7 +156,7 @@ def environment() -> str:
 
 def opportunity_rows(n: int, seed: int = 20240601) -> Iterator[tuple[str, str, str, str, str]]:
     """Deterministic CSV rows (name, amount, stage, probability, close_date): every proposal
-    and negotiation row has a close date (the core validation rule), half of the others."""
+    negotiation and closed-won row has a close date (the sales workflow), half of the others."""
     rnd = random.Random(seed)
     base = date(2025, 1, 1)
     for i in range(1, n + 1):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
+    Table,
     and_,
     bindparam,
     delete,
@@ -54,10 +55,6 @@ COUNTER = re.compile(r"\{(0+)\}")
 #: How far a change travels through stored values computed from it (rollups of rollups,
 #: formulas reading formulas through lookups) before the chain is cut.
 MAX_PROPAGATION = 8
-#: The history columns a bulk create fills, in the order its rows are built.
-HISTORY_COLUMNS = ("object", "record_id", "action", "field", "old_value", "new_value", "user_id",
-                   "at")
-
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
@@ -155,7 +152,7 @@ class _RecordGetter:
 class RecordService:
     def __init__(self, ws: Workspace):
         self.ws = ws
-        self._history_inserts: dict[int, SQLiteInsert] = {}
+        self._system_inserts: dict[tuple[Any, ...], SQLiteInsert] = {}
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -412,8 +409,7 @@ class RecordService:
             staged = bool(self.ws.workflows.of(rt.name))
             valid = [i for i, p in enumerate(problems) if p is None]
             if staged:
-                for i in valid:
-                    self.ws.workflows.starting_values(rt, records[i])
+                self.ws.workflows.start(rt, [records[i] for i in valid])
             self._compute_rows(plan, records, valid, resolver, problems)
             self._check_rows(plan, records, valid, resolver, problems, actor)
             if staged:
@@ -499,10 +495,29 @@ class RecordService:
                           problems: list[list[FieldProblem] | None], actor: Actor) -> None:
         """The blank fields each new record's first stage requires, with the field checks'
         problems (one problem per field: a rule already asking for it is enough)."""
-        for i, record in enumerate(records):
-            p = _merged(problems[i], self.ws.workflows.starting_problems(rt, record, actor.locale))
-            if p:
-                problems[i] = p
+        staged = self.ws.workflows.starting_problems(rt, records, actor.locale)
+        for i, more in enumerate(staged):
+            if more:
+                problems[i] = _merged(problems[i], more)
+
+    def insert_rows(self, c: Connection, table: Table, fixed: Mapping[str, Any],
+                    varying: Mapping[str, Sequence[Any]]) -> None:
+        """Rows of a system table that differ only in the ``varying`` columns, in one
+        executemany; on SQLite through the DBAPI cursor, each value bound as SQLAlchemy
+        binds it."""
+        count = len(next(iter(varying.values())))
+        if not count:
+            return
+        if c.dialect.name != "sqlite":
+            c.execute(insert(table), [{**fixed, **{k: v[i] for k, v in varying.items()}}
+                                      for i in range(count)])
+            return
+        key = (table.name, tuple(fixed), tuple(varying), id(c.dialect))
+        spec = self._system_inserts.get(key)
+        if spec is None:
+            spec = self._system_inserts[key] = SQLiteInsert(table, c.dialect,
+                                                            [*fixed, *varying])
+        _dbapi(c, *spec.batch_of(fixed, varying))
 
     def _compute_rows(self, plan: WritePlan, records: list[dict[str, Any]], valid: list[int],
                       resolver: _Resolver, problems: list[list[FieldProblem] | None]) -> None:
@@ -567,18 +582,10 @@ class RecordService:
     def _history_created(self, c: Connection, rt: ObjectRuntime, records: list[dict[str, Any]],
                          actor: Actor, when: datetime) -> None:
         """One history row per created record."""
-        if c.dialect.name != "sqlite":
-            self._history_rows(c, [{"object": rt.name, "record_id": r["id"], "action": "create",
-                                    "field": None, "old_value": None, "new_value": None,
-                                    "user_id": actor.id, "at": when} for r in records])
-            return
-        spec = self._history_inserts.get(id(c.dialect))
-        if spec is None:
-            spec = self._history_inserts[id(c.dialect)] = SQLiteInsert(
-                self.ws.table("rapport_history"), c.dialect, HISTORY_COLUMNS)
-        fixed = {"object": rt.name, "action": "create", "field": None, "old_value": None,
-                 "new_value": None, "user_id": actor.id, "at": when}
-        _dbapi(c, *spec.batch_of(fixed, "record_id", [r["id"] for r in records]))
+        self.insert_rows(c, self.ws.table("rapport_history"), {
+            "object": rt.name, "action": "create", "field": None, "old_value": None,
+            "new_value": None, "user_id": actor.id, "at": when},
+            {"record_id": [r["id"] for r in records]})
 
     def _integrity(self, rt: ObjectRuntime, exc: IntegrityError) -> Exception:
         text = str(exc.orig)

@@ -62,8 +62,7 @@ def system_tables(md: MetaData) -> None:
           Column("entered_at", UTCDateTime, nullable=False),
           Column("left_at", UTCDateTime),              # NULL while the record is there
           Column("user_id", BIGINT),
-          Index("ix_rapport_stage_history_record", "object", "record_id", "field", "id"),
-          Index("ix_rapport_stage_history_stage", "object", "field", "stage"))
+          Index("ix_rapport_stage_history_record", "object", "record_id", "field", "id"))
     Table("rapport_sequence", md,
           Column("object", Text, nullable=False),
           Column("field", Text, nullable=False),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 CATEGORIES = ("open", "won", "lost")
+BLANK = (None, "", [])
 
 #: The rules' messages (labels come from the metadata in the same language).
 MESSAGES = {
@@ -201,8 +202,7 @@ class StageWorkflow:
         needed = [*self.by_name[to_stage].required, *(t.required if t else ())]
         problems = []
         for name in dict.fromkeys(needed):
-            value = record.get(name)
-            if value is None or value == "" or value == []:
+            if record.get(name) in BLANK:
                 label = self.obj.field(name).display_label(locale) if self.obj.has_field(name) \
                     else name
                 problems.append(FieldProblem(name, "stage_required", message(
@@ -316,24 +316,38 @@ class Workflows:
         if problems:
             raise ValidationError(problems)
 
-    def starting_values(self, rt: ObjectRuntime, record: dict[str, Any]) -> None:
-        """A new record's first stage sets its probability when the record gives none."""
+    def start(self, rt: ObjectRuntime, records: Sequence[dict[str, Any]]) -> None:
+        """New records' first stage sets their probability when they give none."""
+        plan = self.ws.records.plan(rt)
         for wf in self.of(rt.name):
-            stage = wf.by_name.get(record.get(wf.field.name) or "")
-            if stage is not None and wf.has_probability and stage.probability is not None \
-                    and record.get("probability") is None:
-                record.update(self.ws.records.plan(rt).coerce(
-                    {"probability": stage.probability}, [], True))
+            if not wf.has_probability:
+                continue
+            field = wf.field.name
+            coerced = {st.name: plan.coerce({"probability": st.probability}, [], True)
+                       ["probability"] for st in wf.stages if st.probability is not None}
+            for record in records:
+                if record.get("probability") is None and record.get(field) in coerced:
+                    record["probability"] = coerced[record[field]]
 
-    def starting_problems(self, rt: ObjectRuntime, record: Mapping[str, Any],
-                          locale: str) -> list[FieldProblem]:
-        """The blank fields a new record's first stage requires."""
-        problems: list[FieldProblem] = []
+    def starting_problems(self, rt: ObjectRuntime, records: Sequence[Mapping[str, Any]],
+                          locale: str) -> list[list[FieldProblem]]:
+        """Each new record's blank fields that its first stage requires."""
+        out: list[list[FieldProblem]] = [[] for _ in records]
         for wf in self.of(rt.name):
-            stage_name = record.get(wf.field.name)
-            if stage_name in wf.by_name:
-                problems.extend(wf._entering(None, stage_name, None, record, locale).problems)
-        return problems
+            field = wf.field.name
+            required = {st.name: st.required for st in wf.stages if st.required}
+            if not required:
+                continue
+            for record, problems in zip(records, out, strict=True):
+                needed = required.get(record.get(field))  # type: ignore[arg-type]
+                if needed is None:
+                    continue
+                for name in needed:
+                    if record.get(name) in BLANK:
+                        problems.extend(wf._entering(None, record[field], None, record, locale)
+                                        .problems)
+                        break
+        return out
 
     def after_update(self, c: Connection, rt: ObjectRuntime, record: Mapping[str, Any],
                      moves: Sequence[Move], actor: Actor, when: datetime) -> None:
@@ -373,15 +387,13 @@ class Workflows:
     def after_create(self, c: Connection, rt: ObjectRuntime, records: Sequence[Mapping[str, Any]],
                      actor: Actor, when: datetime) -> None:
         """Each new record enters its first stage."""
-        workflows = self.of(rt.name)
-        if not workflows:
-            return
-        rows = [{"object": rt.name, "record_id": r["id"], "field": wf.field.name,
-                 "stage": r.get(wf.field.name), "from_stage": None, "entered_at": when,
-                 "user_id": actor.id}
-                for wf in workflows for r in records if r.get(wf.field.name) is not None]
-        if rows:
-            c.execute(insert(self.ws.table_of("rapport_stage_history")), rows)
+        for wf in self.of(rt.name):
+            field = wf.field.name
+            entered = [r for r in records if r.get(field) is not None]
+            self.ws.records.insert_rows(
+                c, self.ws.table_of("rapport_stage_history"),
+                {"object": rt.name, "field": field, "entered_at": when, "user_id": actor.id},
+                {"record_id": [r["id"] for r in entered], "stage": [r[field] for r in entered]})
 
     # -- moving and reading ---------------------------------------------------------------------
 
