@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from ..records.runtime import ObjectRuntime
     from ..workspace import Workspace
 
-CATEGORIES = ("open", "won", "lost")
 BLANK = (None, "", [])
 
 #: The rules' messages (labels come from the metadata in the same language).
@@ -66,10 +65,6 @@ class Stage:
     guidance: Label | None = None
     required: tuple[str, ...] = ()
     color: str | None = None
-
-    @property
-    def closed(self) -> bool:
-        return self.category != "open"
 
 
 @dataclass(frozen=True)
@@ -238,13 +233,6 @@ class StageWorkflow:
             out.append(self.judge(from_stage, stage.name, moved, get, actor, locale))
         return out
 
-    def as_dict(self, locale: str = "en") -> dict[str, Any]:
-        return {"name": self.name, "label": self.display_label(locale), "field": self.field.name,
-                "stages": [{"name": s.name, "label": self.stage_label(s.name, locale),
-                            "probability": s.probability, "category": s.category,
-                            "guidance": label_text(s.guidance, locale, "") or None,
-                            "required": list(s.required)} for s in self.stages]}
-
 
 class Workflows:
     """The stage workflows of one workspace (``ws.workflows``), compiled per revision."""
@@ -268,13 +256,6 @@ class Workflows:
 
     def of(self, object_name: str) -> tuple[StageWorkflow, ...]:
         return self._all().get(object_name, ())
-
-    def named(self, name: str) -> StageWorkflow:
-        for group in self._all().values():
-            for wf in group:
-                if wf.name == name:
-                    return wf
-        raise NotFound(f"no stage workflow named '{name[:60]}'")
 
     def on_field(self, object_name: str, field_name: str) -> StageWorkflow | None:
         for wf in self.of(object_name):
@@ -474,4 +455,4 @@ class Workflows:
         return out
 
 
-__all__ = ["CATEGORIES", "MESSAGES", "Move", "Stage", "StageWorkflow", "Transition", "Workflows"]
+__all__ = ["MESSAGES", "Move", "Stage", "StageWorkflow", "Transition", "Workflows"]
