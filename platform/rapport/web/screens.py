@@ -22,7 +22,7 @@ from ..resources import bundled
 from ..workspace import Workspace
 from .auth import Authenticator, Unauthenticated, check_csrf, csrf_token
 from .i18n import LOCALES, pick_locale, translate
-from .views.widgets import COLOR, cell, cell_html
+from .views.widgets import COLOR, cell, cell_html, format_datetime
 
 FLASH_KEY = "flash"
 MAX_FLASHES = 5
@@ -45,6 +45,7 @@ class Screens:
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(label_text=label_text, LOCALES=LOCALES, cell_html=cell_html,
+                                datetime_text=format_datetime,
                                 safe_color=lambda c: c if isinstance(c, str) and COLOR.match(c) else None)
 
     # -- helpers ----------------------------------------------------------------------
@@ -70,6 +71,12 @@ class Screens:
         items.append([kind, text[:500]])
         request.session[FLASH_KEY] = items
 
+    def badges(self, actor: Actor) -> dict[str, int]:
+        """The shell's counts: approvals waiting for the actor, unread notifications (one
+        COUNT each)."""
+        return {"approvals_waiting": self.ws.approvals.inbox_count(actor),
+                "notifications_unread": self.ws.notifications.unread_count(actor)}
+
     def render(self, request: Request, template: str, status: int = 200,
                actor: Actor | None = None, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
@@ -81,6 +88,8 @@ class Screens:
         flashes = [] if partial else list(request.session.pop(FLASH_KEY, None) or [])
         currency = self.currency()
         titles = context.get("titles") or {}
+        if actor is not None and not partial:  # the shell's badges (a fragment has no shell)
+            context = {**self.badges(actor), **context}
         html = self.env.get_template(template).render(
             request=request, actor=actor, locale=locale, meta=meta, nav=nav,
             t=lambda key, **kw: translate(locale, key, **kw),
@@ -162,6 +171,7 @@ class Screens:
 
     def routes(self) -> list[BaseRoute]:
         from .views import object_routes
+        from .views.approvals import ApprovalScreens
 
         return [
             Route("/", self.home, methods=["GET"]),
@@ -169,6 +179,7 @@ class Screens:
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Route("/locale", self.set_locale, methods=["POST"]),
+            *ApprovalScreens(self).routes(),
             *object_routes(self),
         ]
 

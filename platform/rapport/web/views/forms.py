@@ -15,6 +15,7 @@ from ...errors import Conflict, FieldProblem, StaleVersion, ValidationError
 from ...meta.model import FieldDef, ObjectDef
 from ...records.actor import Actor
 from ...records.query import Cond, Query
+from .approvals import locked_for, refusal
 from .base import ObjectScreens
 from .widgets import (
     editable,
@@ -114,6 +115,11 @@ class FormScreens(ObjectScreens):
         obj = self.obj(request)
         self.check_write(request, actor, obj)
         record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        locked = await run_in_threadpool(locked_for, self.screens, obj.name, record, actor)
+        if locked is not None:
+            self.screens.flash(request, await run_in_threadpool(
+                refusal, self.screens, request, locked, obj.name, record["id"]), "error")
+            return RedirectResponse(f"/o/{obj.name}/{record['id']}", 303)
         values = input_values(obj, record)
         labels = await run_in_threadpool(self._lookup_labels, obj, values)
         return await run_in_threadpool(self.render_form, request, actor, obj, record, values, labels)
@@ -142,7 +148,9 @@ class FormScreens(ObjectScreens):
             except StaleVersion:
                 status, notice = 409, "stale"
             except Conflict as exc:
-                problems, status = [FieldProblem(None, "conflict", str(exc))], 409
+                message = await run_in_threadpool(refusal, self.screens, request, exc, obj.name,
+                                                  rid)
+                problems, status = [FieldProblem(None, "conflict", message)], 409
         current = await run_in_threadpool(self.record, obj, rid)
         labels = {**sent.labels, **await run_in_threadpool(self._lookup_labels, obj, sent.raw)}
         changed = None

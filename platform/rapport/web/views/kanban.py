@@ -21,6 +21,7 @@ from ...records.actor import Actor
 from ...records.query import And, Cond, Query, parse_sort
 from ..i18n import translate
 from ..screens import is_partial
+from .approvals import refusal
 from .base import ObjectScreens
 from .querystate import ListState
 from .widgets import (
@@ -244,7 +245,8 @@ class KanbanScreens(ObjectScreens):
         except StaleVersion:
             message, status = self.screens.t(request, "kanban.stale"), 409
         except Conflict as exc:
-            message, status = str(exc), 409
+            message = await run_in_threadpool(refusal, self.screens, request, exc, obj.name, rid)
+            status = 409
         if not is_partial(request):
             if message:
                 self.screens.flash(request, message, "error")

@@ -15,6 +15,7 @@ from ...meta.model import FieldDef, ObjectDef, humanize, label_text
 from ...records.actor import Actor
 from ...records.query import And, Cond, Or, Query, parse_sort
 from ..screens import is_partial
+from .approvals import locked_for, panel_context, refusal
 from .base import ObjectScreens
 from .widgets import (
     Section,
@@ -103,13 +104,17 @@ class RecordScreens(ObjectScreens):
         titles = resolve_titles(self.ws, obj, [record], shown)
         tl_titles = resolve_titles(self.ws, activity, timeline, activity.fields) \
             if timeline and activity else {}
+        can_write = not obj.system or actor.is_admin
+        approval = panel_context(self.screens, request, actor, obj, record, can_write)
+        if approval and approval["locked"] and not actor.is_admin:
+            can_write = False
         return {
             "obj": obj, "record": record, "title": record_title(obj, record),
             "sections": sections, "system_section": system, "related": related,
             "timeline": timeline, "activity": activity, "timeline_titles": tl_titles,
             "history": history, "history_titles": history_titles, "titles": {**titles},
-            "path": self._path(request, actor, obj, record),
-            "can_write": not obj.system or actor.is_admin,
+            "path": self._path(request, actor, obj, record), "approval": approval,
+            "can_write": can_write,
             "record_title": record_title, "kanban": kanban_view(obj) is not None,
             "activity_link": self._activity_link(obj, record) if activity else None,
         }
@@ -206,6 +211,12 @@ class RecordScreens(ObjectScreens):
         if not editable(f, False):
             return await run_in_threadpool(self._field_response, request, actor, obj, f, record)
         value = input_value(f, record.get(f.name))
+        locked = await run_in_threadpool(locked_for, self.screens, obj.name, record, actor)
+        if locked is not None:
+            message = await run_in_threadpool(refusal, self.screens, request, locked, obj.name,
+                                              record["id"])
+            return await run_in_threadpool(self._field_response, request, actor, obj, f, record,
+                                           True, 409, value, "", [message])
         label = ""
         if f.is_relation and record.get(f.name):
             titles = await run_in_threadpool(resolve_titles, self.ws, obj, [record], [f])
@@ -245,7 +256,9 @@ class RecordScreens(ObjectScreens):
                 problems, status = [FieldProblem(f.name, "stale",
                                                  self.screens.t(request, "field.stale"))], 409
             except Conflict as exc:
-                problems, status = [FieldProblem(f.name, "conflict", str(exc))], 409
+                message = await run_in_threadpool(refusal, self.screens, request, exc, obj.name,
+                                                  rid)
+                problems, status = [FieldProblem(f.name, "conflict", message)], 409
         record = await run_in_threadpool(self.record, obj, rid)
         per, general = problems_by_field(problems, obj, locale, [f.name])
         errors = per.get(f.name, []) + general
@@ -265,6 +278,11 @@ class RecordScreens(ObjectScreens):
         obj = self.obj(request)
         self.check_write(request, actor, obj)
         record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        locked = await run_in_threadpool(locked_for, self.screens, obj.name, record, actor)
+        if locked is not None:
+            self.screens.flash(request, await run_in_threadpool(
+                refusal, self.screens, request, locked, obj.name, record["id"]), "error")
+            return RedirectResponse(f"/o/{obj.name}/{record['id']}", 303)
         return self.screens.render(request, "delete_confirm.html", actor=actor, obj=obj,
                                    record=record, title=record_title(obj, record))
 
@@ -278,7 +296,8 @@ class RecordScreens(ObjectScreens):
             await run_in_threadpool(self.ws.records.delete, obj.name, rid,
                                     self.screens.acting(request, actor))
         except (Conflict, ValidationError) as exc:
-            self.screens.flash(request, str(exc), "error")
+            self.screens.flash(request, await run_in_threadpool(
+                refusal, self.screens, request, exc, obj.name, rid), "error")
             return RedirectResponse(f"/o/{obj.name}/{rid}", 303)
         self.screens.flash(request, self.screens.t(request, "record.deleted",
                                                    title=record_title(obj, record)))
