@@ -14,6 +14,7 @@ import httpx2 as httpx
 import pytest
 from click.testing import CliRunner
 
+from rapport.auth.users import actor_of, find_user
 from rapport.cli import DEMO_ADMIN, main
 from rapport.records.query import Query
 from rapport.workspace import Workspace
@@ -62,6 +63,18 @@ def test_demo_data_is_coherent(demo_dir: Path, database_url: str) -> None:
             assert mine, f"quote {quote['id']} has no lines"
             assert Decimal(str(quote["subtotal"])) == sum(
                 (Decimal(str(line["line_total"])) for line in mine), Decimal(0))
+        # the reps report to Maria, whose inbox holds their discount requests
+        maria = actor_of(find_user(ws, "maria@example.com"))
+        reps = [find_user(ws, f"{name}@example.com") for name in ("sam", "lin")]
+        assert all(rep["manager"] == maria.id for rep in reps)
+        waiting = ws.approvals.inbox(maria)
+        assert len(waiting) == 3 and {r["submitted_by"] for r in waiting} == {r["id"] for r in reps}
+        assert all(ws.records.get("quote", r["record_id"])["discount"] == 25 for r in waiting)
+        outcomes = [r["status"] for rep in reps for r in ws.approvals.submitted_by(actor_of(rep))]
+        assert sorted(outcomes) == ["approved", "pending", "pending", "pending", "pending",
+                                    "rejected"]
+        # one went past Maria: over 100,000, an admin decides too
+        assert ws.approvals.inbox_count(actor_of(find_user(ws, DEMO_ADMIN[0]))) == 1
     finally:
         ws.close()
 
@@ -112,6 +125,14 @@ def test_serve_over_http(demo_dir: Path, database_url: str) -> None:
             assert login.status_code == 200 and "Ada Admin" in login.text
             listing = browser.get("/o/opportunity")
             assert listing.status_code == 200 and "Opportunities" in listing.text
+        with httpx.Client(base_url=base) as browser:  # the manager has approvals waiting
+            page = browser.get("/login").text
+            csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            inbox = browser.post("/login", data={"email": "maria@example.com",
+                                                 "password": "rapport-demo", "csrf_token": csrf,
+                                                 "next": "/approvals"}, follow_redirects=True)
+            assert inbox.status_code == 200 and 'aria-label="Approvals: 3 waiting for you"' in inbox.text
+            assert inbox.text.count('class="inbox-row') == 3
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .auth.users import create_user
+from .auth.users import actor_of, create_user
 from .records.actor import Actor
 
 if TYPE_CHECKING:
@@ -34,6 +34,16 @@ STAGES = [("prospecting", 10), ("qualification", 20), ("proposal", 50), ("negoti
 PRODUCTS = [("Sensor kit", "SK-100", "hardware", 480), ("Analytics suite", "AN-200", "software", 12000),
             ("Onboarding", "SV-010", "service", 3500), ("Support plan", "SP-300", "subscription", 2400),
             ("Gateway", "GW-500", "hardware", 1900)]
+#: Quotes with a 25% discount the reps asked their manager to approve: (rep, suites sold,
+#: what became of it, the rep's comment, the manager's). Over 100,000 an admin decides too.
+DISCOUNTS = [
+    (0, 4, "pending", "They will sign this month at 25% off.", None),
+    (1, 3, "pending", "Price-matching a competitor's offer.", None),
+    (0, 2, "pending", None, None),
+    (1, 12, "approved by manager", "Three-year commitment; needs the director too.", "Fine by me."),
+    (1, 5, "approved", "Pilot for a reference customer.", "Approved, good reference."),
+    (0, 6, "rejected", "Year-end push.", "Too deep for a first order; offer 15%."),
+]
 
 
 def seed(ws: Workspace, admin: Actor, scale: int = 1,
@@ -50,14 +60,16 @@ def seed(ws: Workspace, admin: Actor, scale: int = 1,
             progress(1)
 
     manager = create_user(ws, "maria@example.com", "manager", "rapport-demo", "Maria Manager")
-    reps = [create_user(ws, f"{n.lower()}@example.com", "member", "rapport-demo", f"{n} Seller")
-            for n in ("Sam", "Lin")]
+    reps = [ws.records.update("user", create_user(
+        ws, f"{n.lower()}@example.com", "member", "rapport-demo", f"{n} Seller")["id"],
+        {"manager": manager["id"]}, admin) for n in ("Sam", "Lin")]
     owners = [admin.id, manager["id"], *(r["id"] for r in reps)]
     products = []
     for name, code, family, price in PRODUCTS:
         products.append(ws.records.create("product", {"name": name, "code": code, "family": family,
                                                       "unit_price": price}, admin))
         made("product")
+    accounts = []
     for _ in range(scale):
         for name, industry, city, country in COMPANIES:
             owner = rnd.choice(owners)
@@ -68,6 +80,7 @@ def seed(ws: Workspace, admin: Actor, scale: int = 1,
                 "annual_revenue": rnd.randrange(1, 500) * 100_000,
                 "employees": rnd.randrange(10, 5000), "owner": owner}, admin)
             made("account")
+            accounts.append(account)
             contacts = []
             for _c in range(rnd.randrange(1, 4)):
                 first, last = rnd.choice(FIRST), rnd.choice(LAST)
@@ -86,7 +99,34 @@ def seed(ws: Workspace, admin: Actor, scale: int = 1,
             "status": rnd.choice(["new", "working"]), "rating": rnd.choice(["hot", "warm", "cold"]),
             "estimated_value": rnd.randrange(5, 80) * 1000, "owner": rnd.choice(owners)}, admin)
         made("lead")
+    for kind in _discount_requests(ws, admin, actor_of(manager), [actor_of(r) for r in reps],
+                                   accounts, products):
+        made(kind)
     return counts
+
+
+def _discount_requests(ws: Workspace, admin: Actor, manager: Actor, reps: list[Actor],
+                       accounts: list[dict[str, Any]], products: list[dict[str, Any]]) -> list[str]:
+    """The DISCOUNTS quotes, each submitted for approval by its rep and decided as listed
+    (the manager first; "approved" and "rejected" end there when no admin step applies)."""
+    suite, kit = products[1], products[0]
+    kinds = []
+    for i, (rep, suites, outcome, asked, answer) in enumerate(DISCOUNTS):
+        account = accounts[(i * 5 + 3) % len(accounts)]
+        quote = ws.records.create("quote", {
+            "name": f"{account['name']} — volume discount", "account": account["id"],
+            "status": "draft", "discount": 25, "owner": reps[rep].id}, admin)
+        for product, quantity in ((suite, suites), (kit, 10)):
+            ws.records.create("quote_line", {"quote": quote["id"], "product": product["id"],
+                                             "quantity": quantity,
+                                             "unit_price": product["unit_price"]}, admin)
+        request = ws.approvals.submit("quote", quote["id"], reps[rep], comment=asked)
+        if outcome == "rejected":
+            ws.approvals.reject(request["id"], manager, answer)
+        elif outcome != "pending":
+            ws.approvals.approve(request["id"], manager, answer)
+        kinds += ["quote", "quote_line", "quote_line", "approval request"]
+    return kinds
 
 
 def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[str, Any],
