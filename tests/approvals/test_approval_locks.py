@@ -119,3 +119,34 @@ def test_auto_submit_refused_refuses_the_save(ws: Workspace, people: People) -> 
     with pytest.raises(ValidationError, match=r"ghost@example\.com"):
         offer(ws, people.rep, discount=30)
     assert ws.records.count("offer", Query()) == 0
+
+
+def test_a_locked_master_locks_its_details(ws: Workspace, people: People) -> None:
+    """A quote line of a quote awaiting approval cannot be added, changed, moved or
+    removed: its totals are what the approvers decide on."""
+    product = ws.records.create("product", {"name": "Widget", "unit_price": 100})
+    quote = ws.records.create("quote", {"name": "Big", "discount": 25}, people.rep)
+    other = ws.records.create("quote", {"name": "Small", "discount": 0}, people.rep)
+    line = ws.records.create("quote_line", {"quote": quote["id"], "product": product["id"],
+                                            "quantity": 1, "unit_price": 100}, people.rep)
+    loose = ws.records.create("quote_line", {"quote": other["id"], "product": product["id"],
+                                             "quantity": 1, "unit_price": 5}, people.rep)
+    ws.approvals.submit("quote", quote["id"], people.rep)
+    before = ws.records.get("quote", quote["id"])
+    attempts = [
+        lambda: ws.records.create("quote_line", {"quote": quote["id"], "product": product["id"],
+                                                 "quantity": 9, "unit_price": 100}, people.rep),
+        lambda: ws.records.create_many("quote_line", [{"quote": quote["id"], "quantity": 1,
+                                                       "unit_price": 1}], people.rep),
+        lambda: ws.records.update("quote_line", line["id"], {"quantity": 50}, people.rep),
+        lambda: ws.records.update("quote_line", loose["id"], {"quote": quote["id"]}, people.rep),
+        lambda: ws.records.delete("quote_line", line["id"], people.rep),
+    ]
+    for attempt in attempts:
+        with pytest.raises(Locked, match=r"its Quote \d+ is locked, pending approval"):
+            attempt()
+    after = ws.records.get("quote", quote["id"])
+    assert (after["version"], after["total"]) == (before["version"], before["total"])
+    # lines of other quotes, and admins, are not held up
+    ws.records.update("quote_line", loose["id"], {"quantity": 2}, people.rep)
+    ws.records.update("quote_line", line["id"], {"quantity": 2}, people.admin)

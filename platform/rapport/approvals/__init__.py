@@ -70,6 +70,8 @@ class _Catalog:
     flows: Mapping[str, Flow]
     by_object: Mapping[str, tuple[Flow, ...]]
     auto: Mapping[str, tuple[Flow, ...]]
+    #: object -> its master-detail fields whose master object has a locking flow
+    masters: Mapping[str, tuple[str, ...]]
 
 
 class Approvals(RequestViews):
@@ -98,10 +100,14 @@ class Approvals(RequestViews):
             by_object: dict[str, list[Flow]] = {}
             for f in flows.values():
                 by_object.setdefault(f.object, []).append(f)
+            locking = {k for k, v in by_object.items() if any(f.lock for f in v)}
+            masters = {obj.name: links for obj in meta.objects.values()
+                       if (links := tuple(f.name for f in obj.fields
+                                          if f.type == "master_detail" and f.target in locking))}
             cat = self._catalog = _Catalog(
                 meta.revision, flows, {k: tuple(v) for k, v in by_object.items()},
                 {k: tuple(f for f in v if f.auto_submit) for k, v in by_object.items()
-                 if any(f.auto_submit for f in v)})
+                 if any(f.auto_submit for f in v)}, masters)
         return cat
 
     def flows_of(self, object_name: str) -> tuple[Flow, ...]:
@@ -261,9 +267,13 @@ class Approvals(RequestViews):
 
     def check_unlocked(self, c: Connection, object_name: str, record: dict[str, Any],
                        actor: Actor) -> None:
-        """Raise ``Locked`` when ``record`` is locked by a pending request and ``actor``
-        may not edit it (admins and the platform itself may)."""
-        if object_name not in self._flows().by_object or actor.id is None or actor.is_admin:
+        """Raise ``Locked`` when ``record`` is locked by a pending request, or is a detail
+        of a locked master, and ``actor`` may not edit it (admins and the platform itself
+        may)."""
+        if actor.id is None or actor.is_admin:
+            return
+        self.check_masters_unlocked(c, object_name, [record], actor)
+        if object_name not in self._flows().by_object:
             return
         row = self._pending_row(c, object_name, record["id"])
         if row is None:
@@ -273,6 +283,31 @@ class Approvals(RequestViews):
             raise Locked(f"{self._obj(object_name).display_label()} {record['id']} is locked: "
                          f"it is pending approval in the flow '{flow.display_label()}' "
                          f"(request {row.id})")
+
+    def check_masters_unlocked(self, c: Connection, object_name: str,
+                               records: Sequence[Mapping[str, Any]], actor: Actor) -> None:
+        """Raise ``Locked`` when one of ``records`` is a detail of a master record that a
+        pending request locks (a quote line of a quote awaiting approval): changing it
+        would change the master's rollups behind the approvers' backs."""
+        links = self._flows().masters.get(object_name)
+        if not links or actor.id is None or actor.is_admin:
+            return
+        obj = self._obj(object_name)
+        r = self.ws.table("rapport_approval_request")
+        for name in links:
+            target = obj.field(name).target or ""
+            ids = sorted({x.get(name) for x in records} - {None})
+            for start in range(0, len(ids), 900):
+                for row in c.execute(select(r.c.id, r.c.record_id, r.c.definition).where(
+                        r.c.object == target, r.c.status == "pending",
+                        r.c.record_id.in_(ids[start:start + 900]))):
+                    flow = self.stored_flow(row.definition)
+                    if flow.lock:
+                        raise Locked(
+                            f"{obj.display_label()} cannot change: its "
+                            f"{self._obj(target).display_label()} {row.record_id} is locked, "
+                            f"pending approval in the flow '{flow.display_label()}' "
+                            f"(request {row.id})")
 
     def after_save(self, c: Connection, object_name: str, record: dict[str, Any],
                    previous: dict[str, Any] | None, actor: Actor) -> None:

@@ -424,6 +424,7 @@ class RecordService:
             good = [r for r, p in zip(records, problems, strict=True) if not p]
             if not good or not write:
                 return []
+            self.ws.approvals.check_masters_unlocked(c, rt.name, good, actor)
             for f in rt.autonumbers:
                 for r, number in zip(good, self._number(c, rt, f, len(good)), strict=True):
                     r[f.name] = number
@@ -642,6 +643,8 @@ class RecordService:
                 self._check_rest(rt, {**previous, **coerced}, problems, actor.locale)
                 raise ValidationError(problems)
             record = {**previous, **coerced}
+            if not locked_ok:  # moved under another master: that one may be locked too
+                self.ws.approvals.check_masters_unlocked(c, rt.name, [record], actor)
             self._hook("record_before_save", object_name=rt.name, record=record,
                        previous=previous, user=actor)
             for key in ("id", "version", "created_at", "created_by"):
