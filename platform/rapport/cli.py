@@ -298,8 +298,8 @@ def demo(ctx: click.Context, directory: str, host: str, port: int, no_serve: boo
             click.echo("sample data: " + ", ".join(f"{n} {k}" for k, n in counts.items()), err=True)
         if find_user(ws, DEMO_ADMIN[0]) is None:
             create_user(ws, DEMO_ADMIN[0], "admin", DEMO_ADMIN[1], "Ada Admin")
-        click.echo(f"open http://{host}:{port}/ and log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}",
-                   err=True)
+        click.echo(f"open http://{host}:{port}/ and log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}"
+                   f" (or maria@example.com, the sales manager, to decide approvals)", err=True)
         if not no_serve:
             _serve(ws, host, port, 1)
 
