@@ -213,3 +213,15 @@ def test_the_stored_definition_is_the_flow_as_submitted(ws: Workspace, people: P
         row = c.execute(r.select().where(r.c.id == request["id"])).one()
     assert json.loads(row.definition)["steps"][0]["approvers"] == {"manager_of": "owner"}
     assert row.revision == ws.meta.revision and row.version == 1
+
+
+def test_the_core_quote_flow_marks_the_quote_in_review(ws: Workspace, people: People) -> None:
+    quote = ws.records.create("quote", {"name": "Discounted", "discount": 30}, people.rep)
+    request = ws.approvals.submit("quote", quote["id"], people.rep)
+    assert request["flow"] == "quote_discount"
+    assert ws.records.get("quote", quote["id"])["status"] == "in_review"  # on_submit
+    ws.approvals.recall(request["id"], people.rep)
+    assert ws.records.get("quote", quote["id"])["status"] == "draft"      # on_recall
+    request = ws.approvals.submit("quote", quote["id"], people.rep)
+    ws.approvals.approve(request["id"], people.boss)                      # the rep's manager
+    assert ws.records.get("quote", quote["id"])["status"] == "approved"

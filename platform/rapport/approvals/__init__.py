@@ -397,6 +397,7 @@ class Approvals(RequestViews):
             raise Conflict(self._already_pending(
                 rt.obj, rid, self._pending_row(c, rt.name, rid))) from None
         self._log(c, req, actor, "submitted", first, comment, when=when)
+        self._apply(c, req, chosen.on_submit, actor, "on submitting")
         for i in skipped:
             self._skip(c, req, chosen.steps[i], actor, when)
         if first is not None:

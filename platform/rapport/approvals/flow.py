@@ -90,6 +90,7 @@ class Flow:
     on_approve: tuple[tuple[str, Formula], ...]
     on_reject: tuple[tuple[str, Formula], ...]
     on_recall: tuple[tuple[str, Formula], ...]
+    on_submit: tuple[tuple[str, Formula], ...]
     definition: str  # the JSON text stored with each request
 
     def display_label(self, locale: str = "en") -> str:
@@ -119,4 +120,5 @@ def build_flow(data: Mapping[str, Any], library: FunctionLibrary) -> Flow:
                 _assignments(data.get("on_approve"), library),
                 _assignments(data.get("on_reject"), library),
                 _assignments(data.get("on_recall"), library),
+                _assignments(data.get("on_submit"), library),
                 json.dumps(dict(data), ensure_ascii=False, sort_keys=True))

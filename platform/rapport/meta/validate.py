@@ -305,7 +305,7 @@ class _Checker:
                     self.problem(d.kind, d.name, f"{p}/approvers/{key}", f"unknown field '{value}'")
             for outcome in ("on_approve", "on_reject"):
                 self.check_set(d, obj, f"{p}/{outcome}/set", (step.get(outcome) or {}).get("set") or {})
-        for outcome in ("on_approve", "on_reject", "on_recall"):
+        for outcome in ("on_submit", "on_approve", "on_reject", "on_recall"):
             self.check_set(d, obj, f"/{outcome}/set", (d.data.get(outcome) or {}).get("set") or {})
 
     def check_report(self, d: Definition) -> None:

@@ -632,11 +632,11 @@ class RecordService:
             if row is None:
                 raise NotFound(f"no {object_name} with id {rid}")
             previous = dict(row._mapping)
+            if not locked_ok:  # before the version: a lock says more than "changed meanwhile"
+                self.ws.approvals.check_unlocked(c, rt.name, previous, actor)
             if expected_version is not None and previous["version"] != expected_version:
                 raise StaleVersion(f"{object_name} {rid} was changed by someone else (version "
                                    f"{previous['version']}, yours {expected_version}); reload it")
-            if not locked_ok:
-                self.ws.approvals.check_unlocked(c, rt.name, previous, actor)
             problems: list[FieldProblem] = []
             coerced = self._coerce(rt, changes, problems, read_only_ok=allow_read_only)
             if problems:
