@@ -272,7 +272,20 @@ class Approvals(RequestViews):
         may)."""
         if actor.id is None or actor.is_admin:
             return
-        self.check_masters_unlocked(c, object_name, [record], actor)
+        self._check_lock(c, object_name, record)
+
+    def lock_of(self, object_name: str, record: Mapping[str, Any]) -> Locked | None:
+        """The lock a pending request (on the record, or on its master) holds on ``record``
+        for everyone but admins, or None."""
+        with self.ws.read_engine.connect() as c:
+            try:
+                self._check_lock(c, object_name, record)
+            except Locked as exc:
+                return exc
+        return None
+
+    def _check_lock(self, c: Connection, object_name: str, record: Mapping[str, Any]) -> None:
+        self._check_masters(c, object_name, [record])
         if object_name not in self._flows().by_object:
             return
         row = self._pending_row(c, object_name, record["id"])
@@ -289,8 +302,13 @@ class Approvals(RequestViews):
         """Raise ``Locked`` when one of ``records`` is a detail of a master record that a
         pending request locks (a quote line of a quote awaiting approval): changing it
         would change the master's rollups behind the approvers' backs."""
+        if actor.id is not None and not actor.is_admin:
+            self._check_masters(c, object_name, records)
+
+    def _check_masters(self, c: Connection, object_name: str,
+                       records: Sequence[Mapping[str, Any]]) -> None:
         links = self._flows().masters.get(object_name)
-        if not links or actor.id is None or actor.is_admin:
+        if not links:
             return
         obj = self._obj(object_name)
         r = self.ws.table("rapport_approval_request")
