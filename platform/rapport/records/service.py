@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -43,7 +44,7 @@ from ..storage.plan import constraint_name
 from .actor import SYSTEM, Actor
 from .query import Page, Query, conditions
 from .runtime import ObjectRuntime
-from .writer import SQLiteInsert, WritePlan
+from .writer import WritePlan
 
 if TYPE_CHECKING:
     from ..workflows import Move
@@ -152,7 +153,6 @@ class _RecordGetter:
 class RecordService:
     def __init__(self, ws: Workspace):
         self.ws = ws
-        self._system_inserts: dict[tuple[Any, ...], SQLiteInsert] = {}
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -501,24 +501,23 @@ class RecordService:
             if more:
                 problems[i] = _merged(problems[i], more)
 
-    def insert_rows(self, c: Connection, table: Table, fixed: Mapping[str, Any],
-                    varying: Mapping[str, Sequence[Any]]) -> None:
-        """Rows of a system table that differ only in the ``varying`` columns, in one
-        executemany; on SQLite through the DBAPI cursor, each value bound as SQLAlchemy
-        binds it."""
-        count = len(next(iter(varying.values())))
-        if not count:
+    def copy_rows(self, c: Connection, table: Table, fixed: Mapping[str, Any],
+                  copied: Mapping[str, str], source: Table, ids: Sequence[int],
+                  where: Any = None) -> None:
+        """Rows of a system table made by the database from the rows ``ids`` of ``source``
+        just written: ``fixed`` values, and columns ``copied`` from the source's
+        (target: source column). One INSERT ... SELECT per chunk; nothing binds per row."""
+        if not ids:
             return
-        if c.dialect.name != "sqlite":
-            c.execute(insert(table), [{**fixed, **{k: v[i] for k, v in varying.items()}}
-                                      for i in range(count)])
-            return
-        key = (table.name, tuple(fixed), tuple(varying), id(c.dialect))
-        spec = self._system_inserts.get(key)
-        if spec is None:
-            spec = self._system_inserts[key] = SQLiteInsert(table, c.dialect,
-                                                            [*fixed, *varying])
-        _dbapi(c, *spec.batch_of(fixed, varying))
+        values = [literal(v, table.c[k].type).label(k) for k, v in fixed.items()]
+        columns = [source.c[name].label(k) for k, name in copied.items()]
+        chunks = [(ids[0], ids[-1])] if ids[-1] - ids[0] == len(ids) - 1 \
+            else [ids[i:i + 900] for i in range(0, len(ids), 900)]  # contiguous: a range
+        for chunk in chunks:
+            cond = source.c.id.between(*chunk) if isinstance(chunk, tuple) \
+                else source.c.id.in_(chunk)
+            stmt = select(*values, *columns).where(cond if where is None else and_(cond, where))
+            c.execute(insert(table).from_select([*fixed, *copied], stmt))
 
     def _compute_rows(self, plan: WritePlan, records: list[dict[str, Any]], valid: list[int],
                       resolver: _Resolver, problems: list[list[FieldProblem] | None]) -> None:
@@ -583,10 +582,9 @@ class RecordService:
     def _history_created(self, c: Connection, rt: ObjectRuntime, records: list[dict[str, Any]],
                          actor: Actor, when: datetime) -> None:
         """One history row per created record."""
-        self.insert_rows(c, self.ws.table("rapport_history"), {
-            "object": rt.name, "action": "create", "field": None, "old_value": None,
-            "new_value": None, "user_id": actor.id, "at": when},
-            {"record_id": [r["id"] for r in records]})
+        self.copy_rows(c, self.ws.table("rapport_history"), {
+            "object": rt.name, "action": "create", "user_id": actor.id, "at": when},
+            {"record_id": "id"}, rt.table, [r["id"] for r in records])
 
     def _integrity(self, rt: ObjectRuntime, exc: IntegrityError) -> Exception:
         text = str(exc.orig)

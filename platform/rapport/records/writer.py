@@ -141,21 +141,6 @@ class SQLiteInsert:
             columns.append(values if process is None else _processed(process, values, memo))
         return self._statement_rows(columns, len(records))
 
-    def batch_of(self, fixed: Mapping[str, Any], varying: Mapping[str, Sequence[Any]]
-                 ) -> tuple[str, list[tuple[Any, ...]]]:
-        """The statement and parameter tuples of rows that differ only in the ``varying``
-        columns (a list of values each, all as long), every other column as in ``fixed``."""
-        count = len(next(iter(varying.values())))
-        columns: list[Any] = []
-        for k, process, _memo in self._columns:
-            values = varying.get(k)
-            if values is not None:
-                columns.append(list(values) if process is None else list(map(process, values)))
-            else:
-                value = fixed.get(k)
-                columns.append([value if process is None else process(value)] * count)
-        return self._statement_rows(columns, count)
-
     def _statement_rows(self, columns: list[Any], count: int
                         ) -> tuple[str, list[tuple[Any, ...]]]:
         if not count:

@@ -368,13 +368,14 @@ class Workflows:
     def after_create(self, c: Connection, rt: ObjectRuntime, records: Sequence[Mapping[str, Any]],
                      actor: Actor, when: datetime) -> None:
         """Each new record enters its first stage."""
+        ids = [r["id"] for r in records]
         for wf in self.of(rt.name):
             field = wf.field.name
-            entered = [r for r in records if r.get(field) is not None]
-            self.ws.records.insert_rows(
+            self.ws.records.copy_rows(
                 c, self.ws.table_of("rapport_stage_history"),
                 {"object": rt.name, "field": field, "entered_at": when, "user_id": actor.id},
-                {"record_id": [r["id"] for r in entered], "stage": [r[field] for r in entered]})
+                {"record_id": "id", "stage": field}, rt.table, ids,
+                rt.table.c[field].is_not(None))
 
     # -- moving and reading ---------------------------------------------------------------------
 
