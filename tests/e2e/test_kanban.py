@@ -39,7 +39,9 @@ def head(page: Any, stage: str) -> Any:
 
 def drag(page: Any, card: Any, target: Any) -> None:
     """Press on the card, move the pointer in small steps onto the target list, release:
-    SortableJS only follows real pointer movement."""
+    SortableJS only follows real pointer movement, and ignores it over a list while a card
+    is still animating into a column passed on the way: the pointer rests on the target
+    and moves again before the release, or the card lands in that column instead."""
     card.scroll_into_view_if_needed()
     start = card.bounding_box()
     end = target.bounding_box()
@@ -50,7 +52,9 @@ def drag(page: Any, card: Any, target: Any) -> None:
     page.mouse.move(x + 10, y + 10, steps=5)
     tx, ty = end["x"] + end["width"] / 2, end["y"] + end["height"] - 15
     page.mouse.move(tx, ty, steps=20)
+    page.wait_for_timeout(300)  # longer than the board's 150 ms animation
     page.mouse.move(tx, ty + 2, steps=2)
+    page.wait_for_timeout(50)
     page.mouse.up()
 
 
