@@ -304,6 +304,9 @@ class Workspace:
             try:
                 apply_plan(conn, plan, self.types, self.records.backfill,
                            lambda c, obj, f: self.records.recompute_rollup(c, obj, f))
+                for doc in docs:
+                    if doc.kind == "workflow":
+                        self.workflows.enter_existing(conn, doc.name)
                 if conn.dialect.name == "sqlite":
                     sqlite_fk_guard(conn)
                 rev = self.table_of("rapport_meta_revision")

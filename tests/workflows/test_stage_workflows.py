@@ -319,3 +319,17 @@ def test_the_owner_hears_of_a_move_someone_else_made(tws: Workspace, member: Act
     assert note["message"] == "max moved “Mine” from Triage to Dropped"
     assert note["data"]["to"] == "dropped"
     assert tws.notifications.list(manager) == []
+
+
+def test_records_older_than_the_workflow_enter_it_as_of_their_last_change(ws: Workspace) -> None:
+    ws.apply(ws.documents_from([TICKET]))
+    old = [ws.records.create("ticket", {"title": f"Old {i}", "status": s})
+           for i, s in enumerate(["new", "review", "done"])]
+    ws.records.create("ticket", {"title": "No status", "status": None})
+    ws.apply(ws.documents_from([FLOW]))
+    now = max(r["updated_at"] for r in old) + timedelta(hours=1)
+    entered = {r["id"]: row for r in old for row in ws.workflows.history("ticket", r["id"], now)}
+    assert {i: (row["stage"], row["entered_at"]) for i, row in entered.items()} == {
+        r["id"]: (r["status"], r["updated_at"]) for r in old}
+    ws.apply(ws.documents_from([{**FLOW, "label": "Renamed"}]))  # applied again: no duplicates
+    assert sum(len(ws.workflows.history("ticket", r["id"], now)) for r in old) == 3

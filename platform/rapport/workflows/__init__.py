@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, literal, select, update
 
 from ..errors import FieldProblem, FormulaError, NotFound, ValidationError
 from ..formulas import Formula, FunctionLibrary, compile_formula
@@ -376,6 +376,23 @@ class Workflows:
                 {"object": rt.name, "field": field, "entered_at": when, "user_id": actor.id},
                 {"record_id": "id", "stage": field}, rt.table, ids,
                 rt.table.c[field].is_not(None))
+
+    def enter_existing(self, c: Connection, name: str) -> None:
+        """Records that were in a stage before the workflow ``name`` (or its current stage
+        field) existed enter it as of their last change, so time in stage and funnels
+        count them. One INSERT ... SELECT; records already in the history are left alone."""
+        wf = next((w for group in self._all().values() for w in group if w.name == name), None)
+        if wf is None:
+            return
+        t, h = self.ws.table(wf.obj.name), self.ws.table_of("rapport_stage_history")
+        field = t.c[wf.field.name]
+        known = select(h.c.id).where(h.c.object == wf.obj.name, h.c.field == wf.field.name,
+                                     h.c.record_id == t.c.id)
+        c.execute(insert(h).from_select(
+            ["object", "record_id", "field", "stage", "entered_at"],
+            select(literal(wf.obj.name, h.c.object.type), t.c.id,
+                   literal(wf.field.name, h.c.field.type), field, t.c.updated_at)
+            .where(field.is_not(None), ~known.exists())))
 
     # -- moving and reading ---------------------------------------------------------------------
 
