@@ -246,6 +246,15 @@ class Workspace:
             except Exception:  # the write has happened; a failing after-commit hook is logged
                 log.exception("after-commit hook failed")
 
+    @contextmanager
+    def within(self, conn: Connection | None) -> Iterator[Connection]:
+        """``conn`` when the caller already holds a transaction, else a new one."""
+        if conn is not None:
+            yield conn
+            return
+        with self.transaction() as c:
+            yield c
+
     # -- metadata changes ----------------------------------------------------------------
 
     def validate(self, docs: list[Document], problems: list[MetaProblem] | None = None

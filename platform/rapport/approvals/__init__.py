@@ -9,8 +9,7 @@ notifications and the flow's field updates are written together or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -134,14 +133,6 @@ class Approvals(RequestViews):
             return [f for f in flows if f.applies(record, get)]
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    @contextmanager
-    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
-        if conn is not None:
-            yield conn
-            return
-        with self.ws.transaction() as c:
-            yield c
 
     def _obj(self, object_name: str) -> ObjectDef:
         obj = self.ws.meta.objects.get(object_name)
@@ -383,7 +374,7 @@ class Approvals(RequestViews):
         """Submit a record for approval (with ``flow`` None: the one flow of the object
         whose entry condition holds); returns the request (as ``get`` does)."""
         comment = clean_comment(comment)
-        with self._tx(conn) as c:
+        with self.ws.within(conn) as c:
             return self._full(c, [self._submit(c, object_name, record_id, actor, flow,
                                                comment)], actor)[0]
 

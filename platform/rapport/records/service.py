@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -47,7 +46,7 @@ from .runtime import ObjectRuntime
 from .writer import WritePlan
 
 if TYPE_CHECKING:
-    from ..workflows import Move
+    from ..workflows import Move, StageWorkflow
     from ..workspace import Workspace
 
 OWNER = FieldDef("owner", "lookup", label={"en": "Owner", "zh-CN": "所有人"}, target="user")
@@ -155,14 +154,6 @@ class RecordService:
         self.ws = ws
 
     # -- plumbing -------------------------------------------------------------------
-
-    @contextmanager
-    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
-        if conn is not None:
-            yield conn
-            return
-        with self.ws.transaction() as c:
-            yield c
 
     def runtime(self, object_name: str) -> ObjectRuntime:
         try:
@@ -348,7 +339,7 @@ class RecordService:
         """Create many records in one transaction. Every invalid row is reported; nothing
         is created when one is invalid, unless ``skip_invalid`` (then the valid ones are)."""
         result = BulkResult()
-        with self._tx(conn) as c:
+        with self.ws.within(conn) as c:
             batch: list[Mapping[str, Any]] = []
             offset = 0
             for row in rows:
@@ -395,7 +386,7 @@ class RecordService:
         plan = self.plan(rt)
         when = now_utc()
         rows = rows if isinstance(rows, list) else list(rows)
-        with self._tx(conn) as c:
+        with self.ws.within(conn) as c:
             resolver = _Resolver(self, c)
             records, problems = self._coerce_rows(plan, rows, actor, when)
             for f in rt.relations:
@@ -621,7 +612,7 @@ class RecordService:
         engine's own field updates on a record its pending request locks."""
         rt = self.runtime(object_name)
         rid = _record_id(rid)
-        with self._tx(conn) as c:
+        with self.ws.within(conn) as c:
             t = rt.table
             stmt = select(t).where(t.c.id == rid)
             if c.dialect.name == "postgresql":
@@ -666,7 +657,8 @@ class RecordService:
 
     def _write_update(self, c: Connection, rt: ObjectRuntime, previous: dict[str, Any],
                       record: dict[str, Any], changed: dict[str, Any], actor: Actor,
-                      moves: Sequence[Move] = (), action: str = "update") -> dict[str, Any]:
+                      moves: Sequence[tuple[StageWorkflow, Move]] = (),
+                      action: str = "update") -> dict[str, Any]:
         t = rt.table
         when = now_utc()
         values = {**changed, "updated_at": when, "version": previous["version"] + 1}
@@ -699,7 +691,7 @@ class RecordService:
                conn: Connection | None = None) -> dict[str, Any]:
         rt = self.runtime(object_name)
         rid = _record_id(rid)
-        with self._tx(conn) as c:
+        with self.ws.within(conn) as c:
             t = rt.table
             row = c.execute(select(t).where(t.c.id == rid)).first()
             if row is None:
