@@ -267,7 +267,8 @@ class Workflows:
 
     def before_update(self, rt: ObjectRuntime, previous: Mapping[str, Any],
                       record: dict[str, Any], get: Callable[[str], Any],
-                      actor: Actor, problems: list[FieldProblem]) -> list[Move]:
+                      actor: Actor, problems: list[FieldProblem]
+                      ) -> list[tuple[StageWorkflow, Move]]:
         """Judge every stage change of an update and apply what entering sets. A move no
         rule allows raises ValidationError naming the rule; blank fields the new stage
         requires join ``problems`` (with the field checks'). Returns the moves made."""
@@ -285,7 +286,7 @@ class Workflows:
             self.ws.records._hook("stage_before_transition", object_name=rt.name, record=record,
                                   from_stage=old, to_stage=new, user=actor)
             self._apply_entry(rt, wf, move, record, get, actor.locale)
-            moves.append(move)
+            moves.append((wf, move))
         return moves
 
     def _apply_entry(self, rt: ObjectRuntime, wf: StageWorkflow, move: Move,
@@ -331,14 +332,13 @@ class Workflows:
         return out
 
     def after_update(self, c: Connection, rt: ObjectRuntime, record: Mapping[str, Any],
-                     moves: Sequence[Move], actor: Actor, when: datetime) -> None:
+                     moves: Sequence[tuple[StageWorkflow, Move]], actor: Actor,
+                     when: datetime) -> None:
         """Close the stage left, open the stage entered; the after-transition hooks."""
         if not moves:
             return
         h = self.ws.table_of("rapport_stage_history")
-        for move in moves:
-            wf = next(w for w in self.of(rt.name) if w.field.name in record
-                      and record[w.field.name] == move.to_stage)
+        for wf, move in moves:
             c.execute(update(h).where(h.c.object == rt.name, h.c.record_id == record["id"],
                                       h.c.field == wf.field.name, h.c.left_at.is_(None))
                       .values(left_at=when))
