@@ -4,34 +4,17 @@ late (409)."""
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 from approvalkit import People, actions, apply, approve_in_another_process, flow, offer, step
 
-from databases import PG_URL
+from databases import PG_URL, race
 from rapport.workspace import Workspace
 
 
 def _race(ws: Workspace, database_url: str, request_id: int,
           emails: list[str]) -> list[tuple[str, str]]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(len(emails))
-    results = ctx.Queue()
-    procs = [ctx.Process(target=approve_in_another_process,
-                         args=(str(ws.root), database_url, request_id, email, barrier, results))
-             for email in emails]
-    for p in procs:
-        p.start()
-    try:
-        outcomes = [results.get(timeout=120) for _ in procs]
-    finally:
-        for p in procs:
-            p.join(timeout=60)
-            if p.is_alive():
-                p.terminate()
-    assert all(p.exitcode == 0 for p in procs)
-    return outcomes
+    return race(approve_in_another_process,
+                [(str(ws.root), database_url, request_id, email) for email in emails])
 
 
 def _check_one_decision(ws: Workspace, people: People, database_url: str) -> None:

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 from recordkit import create_in_another_process
 
+from databases import race
 from rapport.records.query import Cond, Query
 from rapport.workspace import Workspace
 
 
 def _race(ws: Workspace, database_url: str, object_name: str, values: dict[str, Any],
           times: int = 1, slow: float = 0.0) -> list[tuple[str, Any]]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(2)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=create_in_another_process,
-                         args=(str(ws.root), database_url, object_name, values, times, slow,
-                               barrier, results))
-             for _ in range(2)]
-    for p in procs:
-        p.start()
-    try:
-        outcomes = [results.get(timeout=120) for _ in procs]
-    finally:
-        for p in procs:
-            p.join(timeout=60)
-            if p.is_alive():
-                p.terminate()
-    assert all(p.exitcode == 0 for p in procs)
-    return outcomes
+    return race(create_in_another_process,
+                [(str(ws.root), database_url, object_name, values, times, slow)] * 2)
 
 
 def test_a_duplicate_unique_value_from_two_processes(ws: Workspace, database_url: str) -> None:
