@@ -26,12 +26,13 @@ from .errors import MetadataError, MetaProblem, RapportError
 from .fieldtypes import FieldTypes
 from .formulas import FunctionLibrary, default_library
 from .meta.loader import Document, build, documents_from_json, fold_extensions, read_paths
-from .meta.model import MetadataSet, ObjectDef
+from .meta.model import Definition, MetadataSet, ObjectDef
 from .meta.validate import validate_documents
 from .plugins import plugin_manager
 from .records.query import QueryCompiler
 from .records.runtime import ObjectRuntime, build_runtime
 from .records.service import RecordService
+from .reports import Reports
 from .resources import bundled
 from .storage.engine import make_engine, make_read_engine
 from .storage.plan import (
@@ -99,6 +100,7 @@ class Workspace:
         self.records = RecordService(self)
         self.workflows = Workflows(self)
         self.approvals = Approvals(self)
+        self.reports = Reports(self)
         self.notifications = Notifications(self)
         self._state: _State | None = None
         self._lock = threading.Lock()
@@ -262,7 +264,18 @@ class Workspace:
         problems = list(problems or ())
         meta = self.refresh()
         docs = fold_extensions(docs, self.state.documents, problems)
-        return validate_documents(docs, meta, self.library, self.types.names(), problems)
+        merged = validate_documents(docs, meta, self.library, self.types.names(), problems)
+        # reports and dashboards are compiled the way they run: mistakes surface at save time
+        for doc in docs:
+            if doc.kind == "report":
+                problems += self.reports.check(merged.reports[doc.name], merged, doc.source,
+                                               doc.pointer)
+            elif doc.kind == "dashboard":
+                problems += self.reports.check_dashboard(merged.dashboards[doc.name], merged,
+                                                         doc.source, doc.pointer)
+        if problems:
+            raise MetadataError(problems)
+        return merged
 
     def documents_from(self, value: Any, source: str = "<request>") -> list[Document]:
         problems: list[MetaProblem] = []
@@ -279,7 +292,41 @@ class Workspace:
             merged = _without(merged, removals)
         new = assign_identities(self.meta, merged)
         with self.engine.connect() as conn:
-            return make_plan(conn, self.meta, new, self.types)
+            plan = make_plan(conn, self.meta, new, self.types)
+        _changed, plan.notes = self._follow_renames(self.meta, new, docs, removals)
+        return plan
+
+    def _follow_renames(self, base: MetadataSet, new: MetadataSet, docs: list[Document],
+                        removals: set[tuple[str, str]]
+                        ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str]]:
+        """Stored reports and dashboards updated for renamed fields, and notes on the ones a
+        change leaves broken (a removed field): (changed documents, notes for the plan)."""
+        given = {(d.kind, d.name) for d in docs} | removals
+        changed, notes = self.reports.follow_renames(self.state.documents, base, new, given)
+        if not any(d.kind == "object" for d in docs) and not removals:
+            return changed, notes
+        for (kind, name), data in self.state.documents.items():
+            if kind != "report" or (kind, name) in given:
+                continue
+            d = Definition("report", name, changed.get((kind, name), data))
+            for p in self.reports.check(d, new):
+                notes.append(f"report {name} will not run: {p.pointer}: {p.message}")
+        return changed, notes
+        documents = {**self.state.documents, **changed}
+        for key in removals:
+            documents.pop(key, None)
+        after = _meta_from({k: v for k, v in documents.items() if k not in
+                            {(d.kind, d.name) for d in docs}} | {
+                                (k, n): d.data for (k, n), d in
+                                ((("object", o.name), o) for o in ()) }, 0)
+        del after
+        for (kind, name), data in documents.items():
+            if kind != "report" or (kind, name) in given:
+                continue
+            d = Definition("report", name, data)
+            for p in self.reports.check(d, new):
+                notes.append(f"report {name} will not run: {p.pointer}: {p.message}")
+        return changed, notes
 
     def apply(self, docs: list[Document], allow_data_loss: bool = False, author: str | None = None,
               comment: str | None = None, remove: Iterable[tuple[str, str]] = ()) -> Plan:
@@ -302,7 +349,8 @@ class Workspace:
                 raise WorkspaceError("the metadata changed meanwhile; reload and apply again")
             plan = make_plan(conn, base, new, self.types)
             check_allowed(plan, allow_data_loss)
-            documents = dict(self.state.documents)
+            changed, plan.notes = self._follow_renames(base, new, docs, removals)
+            documents = {**self.state.documents, **changed}
             for key in removals:
                 documents.pop(key, None)
             for doc in docs:
@@ -325,7 +373,9 @@ class Workspace:
                     documents=json.dumps([{"kind": k, "data": d} for (k, _n), d
                                           in sorted(documents.items())], ensure_ascii=False),
                     changes=json.dumps({"steps": plan.as_dict()["steps"],
-                                        "definitions": [[d.kind, d.name] for d in docs],
+                                        "definitions": [[d.kind, d.name] for d in docs]
+                                        + [[k, n] for k, n in sorted(changed)],
+                                        "notes": plan.notes,
                                         "removed": sorted(removals)}, ensure_ascii=False)))
             except BaseException:
                 self._state = None

@@ -232,6 +232,14 @@ class QueryCompiler:
             return _with_blank(table.c[link.name], linked, blank_ok)
         return _with_blank(*self._test(obj, cond.field, cond.op, cond.value, where))
 
+    def test_column(self, f: FieldDef, col: Any, op: Any, value: Any,
+                    where: str) -> ColumnElement[bool]:
+        """One condition on a column already selected (a report's joined lookup column):
+        true or false, never NULL, as in ``where``."""
+        if not isinstance(op, str) or op not in OPERATORS:
+            raise _bad(where, f"unknown operator '{str(op)[:30]}' (one of {', '.join(OPERATORS)})")
+        return _with_blank(col, *self._operator(f, col, op, value, where))
+
     def _test(self, obj: ObjectDef, name: str, op: str, value: Any,
               where: str) -> tuple[Any, ColumnElement[bool], bool]:
         """(the column, the condition on a non-blank value, whether a blank value passes)."""

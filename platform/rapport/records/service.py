@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Table,
     and_,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -216,6 +218,12 @@ class RecordService:
             where = and_(where, compiler.search(rt.obj, q.search))
         with self.ws.read_engine.connect() as c:
             return int(c.scalar(select(func.count()).select_from(rt.table).where(where)) or 0)
+
+    def readable(self, obj: ObjectDef, table: Table) -> ColumnElement[bool]:
+        """The records of ``obj`` that may be read, as a condition on ``table`` (its table or
+        an alias of it). Every record, as long as no role restricts reading; reports apply
+        it to every row they aggregate."""
+        return true()
 
     def history(self, object_name: str, rid: Any, limit: int = 200) -> list[dict[str, Any]]:
         self.runtime(object_name)

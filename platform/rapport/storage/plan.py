@@ -66,6 +66,8 @@ class Plan:
     old: MetadataSet
     new: MetadataSet
     steps: list[Step] = field(default_factory=list)
+    #: what the change does beyond the schema: reports following a rename, or left broken
+    notes: list[str] = field(default_factory=list)
 
     @property
     def destructive(self) -> bool:
@@ -80,10 +82,12 @@ class Plan:
         return not self.steps
 
     def lines(self) -> list[str]:
-        return [s.describe() for s in self.steps] or ["no schema changes"]
+        return ([s.describe() for s in self.steps] or ["no schema changes"]) + \
+            [f"note: {n}" for n in self.notes]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"steps": [s.as_dict() for s in self.steps], "destructive": self.destructive}
+        return {"steps": [s.as_dict() for s in self.steps], "destructive": self.destructive,
+                "notes": self.notes}
 
 
 # -- identities -----------------------------------------------------------------------
