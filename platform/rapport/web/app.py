@@ -24,6 +24,7 @@ from .api import Api
 from .approvals_api import ApprovalsApi
 from .auth import Authenticator
 from .problems import http_error, rapport_error, server_error
+from .reports_api import ReportsApi
 
 SESSION_COOKIE = "rapport_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -66,7 +67,8 @@ def create_app(ws: Workspace) -> Starlette:
     screens = Screens(ws, authenticator)
     plugin_routes = [r for group in ws.plugins.hook.register_routes(workspace=ws) for r in group or ()]
     routes = [
-        Mount("/api/v1", routes=[*api.routes(), *approvals_api.routes()]),
+        Mount("/api/v1", routes=[*api.routes(), *approvals_api.routes(),
+                                 *ReportsApi(api).routes()]),
         Mount("/static", app=StaticFiles(directory=bundled("ui") / "static"), name="static"),
         *plugin_routes,
         *screens.routes(),
