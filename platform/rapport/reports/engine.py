@@ -495,10 +495,16 @@ class ReportCompiler:
                                  for c in agg_columns}
         if not detail and not result.totals:
             result.totals = {c.key: 0 for c in agg_columns}
-        rows.sort(key=self._sorter(result, sort))
+        result.rows = rows
+        self.sort_rows(result, sort, limit)
+
+    def sort_rows(self, result: ReportResult, sort: Any, limit: int | None) -> None:
+        """Group rows in the definition's order, else by each grouping's natural order
+        (picklist options as declared, dates ascending, lookups by title); then the limit."""
+        result.rows.sort(key=self._sorter(result, sort))
         cap = min(limit or MAX_GROUPS, MAX_GROUPS)
-        result.truncated = len(rows) > cap
-        result.rows = rows[:cap]
+        result.truncated = len(result.rows) > cap
+        del result.rows[cap:]
 
     def _labels(self, g: Column, values: list[Any], titles: Mapping[Any, Any]) -> dict[Any, str]:
         f = g.field
@@ -524,8 +530,6 @@ class ReportCompiler:
         return labels
 
     def _sorter(self, result: ReportResult, sort: Any) -> Any:
-        """Group rows in the definition's order, else by each grouping's natural order
-        (picklist options as declared, dates ascending, lookups by title)."""
         keys = _sort_keys(sort)
         columns = {c.key: c for c in result.columns}
         for i, (key, _d) in enumerate(keys):
@@ -619,7 +623,7 @@ def _combine(rows: list[Mapping[str, Any]], measures: list[tuple[str, Any]],
         if c.fn in {"count"}:
             out[f"m_{c.key}"] = sum(values)
         elif c.fn == "sum":
-            out[f"m_{c.key}"] = sum(values) if values else None
+            out[f"m_{c.key}"] = sum(values) if values else 0 if c.value_type == "integer" else None
         elif c.fn == "min":
             out[f"m_{c.key}"] = min(values) if values else None
         elif c.fn == "max":

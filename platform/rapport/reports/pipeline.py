@@ -184,11 +184,14 @@ class Pipeline:
             f, amount = self._amount(joins)
             aggregates.append((self.column("won_amount", f.value_type, f=f),
                                func.sum(case((is_won, amount), else_=None)), None))
-        self._grouped(conn, joins, where, result, data, limit, aggregates, default_group=None)
+        self._grouped(conn, joins, where, result, {**data, "sort": None, "limit": None}, None,
+                      aggregates, default_group=None)
         rate = self.column("win_rate", "percent", fn="ratio")
         result.columns.insert(len(result.groups) + 3, rate)
         for item in [*result.rows, *result.subtotals.values(), result.totals]:
             item["win_rate"] = _ratio(item.get("won"), (item.get("won") or 0) + (item.get("lost") or 0))
+        if result.groups:
+            self.rc.sort_rows(result, data.get("sort"), limit or data.get("limit"))
 
     def forecast(self, conn: Any, joins: Joins, where: Any, result: ReportResult,
                  data: Mapping[str, Any], limit: int | None) -> None:
