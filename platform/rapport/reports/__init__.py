@@ -53,6 +53,7 @@ class Tile:
 class Reports:
     def __init__(self, ws: Workspace):
         self.ws = ws
+        self._checking: tuple[MetadataSet, QueryCompiler] | None = None
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -88,11 +89,16 @@ class Reports:
     # -- running -----------------------------------------------------------------------------
 
     def compiler(self, actor: Actor, meta: MetadataSet | None = None) -> ReportCompiler:
-        if meta is None:
+        """A report compiler for the workspace's metadata, or for ``meta`` (a change not yet
+        applied: its tables are built once, then reused for every report checked)."""
+        if meta is None or meta is self.ws.meta:
             qc = self.ws.compiler()
+        elif self._checking is not None and self._checking[0] is meta:
+            qc = self._checking[1]
         else:
             qc = QueryCompiler(meta, build_metadata(meta, self.ws.types).tables, self.ws.types,
                                self.ws.engine.dialect.name)
+            self._checking = (meta, qc)
         return ReportCompiler(qc, self.ws.engine.dialect.name, actor.locale)
 
     def run(self, report: str | Definition | Mapping[str, Any], actor: Actor = SYSTEM, *,
