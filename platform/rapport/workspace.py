@@ -491,4 +491,11 @@ def _dangling(meta: MetadataSet, removals: set[tuple[str, str]]) -> list[MetaPro
             if d.data.get("object") in gone:
                 problems.append(MetaProblem(f"{kind}/{d.name}", "/object",
                                             f"runs on '{d.data['object']}', which would be removed"))
+    reports = {n for k, n in removals if k == "report"}
+    for d in meta.dashboards.values():
+        for i, tile in enumerate(d.data.get("tiles", ())):
+            if tile.get("report") in reports:
+                problems.append(MetaProblem(f"dashboard/{d.name}", f"/tiles/{i}/report",
+                                            f"shows report '{tile['report']}', which would be "
+                                            "removed"))
     return problems
