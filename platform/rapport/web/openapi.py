@@ -239,6 +239,7 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
     paths["/api/v1/openapi.json"] = {"get": {"operationId": "openapi", "tags": ["meta"],
                                              "responses": _responses("200", {"type": "object"})}}
     _approval_paths(paths, schemas, sorted(meta.objects), id_param)
+    _report_paths(paths, schemas, sorted(meta.reports), flags, change)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Rapport API", "version": __version__,
@@ -393,3 +394,80 @@ def _approval_paths(paths: dict[str, Any], schemas: dict[str, Any], objects: lis
         "responses": _responses("200", {"type": "object", "properties": {
             "marked": {"type": "integer"}, "unread": {"type": "integer"}}}, "413", "422")}}
 
+
+
+def _report_paths(paths: dict[str, Any], schemas: dict[str, Any], reports: list[str],
+                  flags: list[dict[str, Any]], change: dict[str, Any]) -> None:
+    """Running reports (JSON, CSV, XLSX), the preview and drill-down, and reports and
+    dashboards as metadata."""
+    tag = ["reports"]
+    values = {"type": "object", "additionalProperties": True}
+    schemas["ReportResult"] = {
+        "type": "object", "required": ["report", "layout", "columns", "rows", "totals"],
+        "properties": {
+            "report": {"type": "string"}, "label": {"type": "string"},
+            "layout": {"enum": ["tabular", "summary", "matrix"]}, "object": {"type": "string"},
+            "columns": {"type": "array", "items": {"type": "object", "properties": {
+                "key": {"type": "string"}, "label": {"type": "string"},
+                "role": {"enum": ["group", "aggregate", "field"]}, "type": {"type": "string"},
+                "path": _null("string"), "bucket": _null("string"), "fn": _null("string")}}},
+            "rows": {"type": "array", "items": values},
+            "totals": values,
+            "subtotals": {"type": "array", "items": values},
+            "column_totals": {"type": "array", "items": values},
+            "labels": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": {"type": "string"}}},
+            "truncated": {"type": "boolean"}, "count": _null("integer"),
+            "chart": values},
+        "description": "A report's result: rows of group values and aggregates (summary, "
+                       "matrix) or of columns (tabular, with an id), totals and display labels."}
+    name = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
+    report_param = {"name": "report", "in": "path", "required": True,
+                    "schema": {**name, "examples": reports[:3]}}
+    run_params = [
+        {"name": "period", "in": "query", "schema": {"type": "string"},
+         "description": "A relative period (this_month, last_30_days...) applied to "
+                        "period_field when the report's object has it"},
+        {"name": "period_field", "in": "query", "schema": name,
+         "description": "The date field the period filters (default close_date)"}]
+    result = _ref("ReportResult")
+    paths["/api/v1/reports"] = {"get": {
+        "operationId": "list_reports", "tags": tag,
+        "responses": _responses("200", {"type": "object", "properties": {
+            "data": {"type": "array", "items": values}}})}}
+    paths["/api/v1/reports/preview"] = {"post": {
+        "operationId": "preview_report", "tags": tag,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": values}}},
+        "responses": _responses("200", result, "413", "422")}}
+    binary = {"type": "string", "format": "binary"}
+    ok = _responses("200", result, "404", "422")
+    ok["200"]["content"].update({
+        "text/csv": {"schema": binary},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": binary}})
+    paths["/api/v1/reports/{report}"] = {"parameters": [report_param], "get": {
+        "operationId": "run_report", "tags": tag,
+        "parameters": [{"name": "format", "in": "query",
+                        "schema": {"enum": ["json", "csv", "xlsx"]}}, *run_params],
+        "responses": ok}}
+    paths["/api/v1/reports/{report}/records"] = {"parameters": [report_param], "get": {
+        "operationId": "report_records", "tags": tag,
+        "parameters": [{"name": "keys", "in": "query", "required": True,
+                        "schema": {"type": "string"},
+                        "description": 'The group values as a JSON list: ["proposal","2026-03"]'},
+                       *run_params],
+        "responses": _responses("200", result, "404", "422")}}
+    definition = {"type": "object", "additionalProperties": True}
+    for folder, kind in (("reports", "report"), ("dashboards", "dashboard")):
+        paths[f"/api/v1/meta/{folder}/{{name}}"] = {
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": name}],
+            "get": {"operationId": f"get_{kind}_definition", "tags": ["meta"],
+                    "responses": _responses("200", definition, "404")},
+            "put": {"operationId": f"put_{kind}_definition", "tags": ["meta"],
+                    "parameters": flags,
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": definition}}},
+                    "responses": _responses("200", change, "404", "409", "413", "422")},
+            "delete": {"operationId": f"delete_{kind}_definition", "tags": ["meta"],
+                       "parameters": flags,
+                       "responses": _responses("200", change, "404", "409", "422")},
+        }
