@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select, update
+
 from .auth.users import actor_of, create_user
 from .records.actor import Actor
 
@@ -129,22 +131,50 @@ def _discount_requests(ws: Workspace, admin: Actor, manager: Actor, reps: list[A
     return kinds
 
 
+def _walk(ws: Workspace, admin: Actor, rnd: random.Random, rid: int, stage: str,
+          today: date) -> None:
+    """Move a new opportunity along the sales path to ``stage`` (a lost deal drops out
+    somewhere on the way), then spread its stage history over the past weeks, so the
+    funnel and time-in-stage reports have a plausible story to tell."""
+    path = [s for s, _p in STAGES[:4]]
+    if stage == "closed_won":
+        route = [*path[1:], stage]
+    elif stage == "closed_lost":
+        route = [*path[1:rnd.randrange(1, 5)], stage]
+    else:
+        route = path[1:path.index(stage) + 1]
+    for step in route:
+        ws.workflows.transition("opportunity", rid, step, admin)
+    h = ws.table_of("rapport_stage_history")
+    with ws.transaction() as conn:
+        visits = conn.execute(select(h.c.id).where(h.c.object == "opportunity",
+                                                   h.c.record_id == rid).order_by(h.c.id.desc())).all()
+        end = datetime.combine(today, datetime.min.time(), UTC) - timedelta(hours=rnd.randrange(1, 72))
+        left = None
+        for visit in visits:  # newest first: each visit ends where the next one began
+            entered = end - timedelta(days=rnd.randrange(2, 25), hours=rnd.randrange(0, 24))
+            conn.execute(update(h).where(h.c.id == visit.id).values(entered_at=entered,
+                                                                     left_at=left))
+            left, end = entered, entered
+
+
 def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[str, Any],
                  contacts: list[dict[str, Any]], owner: int | None, products: list[dict[str, Any]],
                  today: date) -> list[str]:
     """One opportunity with an activity, and a quote with two lines once it is far enough
     along; returns the kinds of record made, in order."""
-    stage, probability = rnd.choice(STAGES)
+    stage, _probability = rnd.choice(STAGES)
     amount = Decimal(rnd.randrange(20, 900) * 250)
     closed = stage.startswith("closed")
     close = today + timedelta(days=rnd.randrange(-90, -1) if closed else rnd.randrange(7, 150))
     opp = ws.records.create("opportunity", {
         "name": f"{account['name']} — {rnd.choice(['expansion', 'pilot', 'renewal', 'rollout'])}",
-        "account": account["id"], "amount": amount, "stage": stage, "probability": probability,
+        "account": account["id"], "amount": amount, "stage": "prospecting",
         "close_date": close, "type": rnd.choice(["new_business", "upsell", "renewal"]),
         "source": rnd.choice(["web", "referral", "event", "partner"]),
         "next_step": None if closed else rnd.choice(["Send proposal", "Demo", "Call CFO", "Legal review"]),
         "owner": owner}, admin)
+    _walk(ws, admin, rnd, opp["id"], stage, today)
     contact = rnd.choice(contacts)
     start = datetime.combine(today + timedelta(days=rnd.randrange(-20, 20)),
                              datetime.min.time(), UTC) + timedelta(hours=rnd.randrange(8, 17))
