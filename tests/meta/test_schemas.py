@@ -23,6 +23,9 @@ SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))
 CORE_FILES = sorted(p for p in CORE_DIR.glob("*.json") if "fields" in json.loads(p.read_text()))
 CORE_WORKFLOWS = sorted(p for p in CORE_DIR.glob("*.json") if "stages" in json.loads(p.read_text()))
 CORE_APPROVALS = sorted(p for p in CORE_DIR.glob("*.json") if "steps" in json.loads(p.read_text()))
+CORE_REPORTS = sorted(p for p in CORE_DIR.glob("*.json")
+                      if json.loads(p.read_text()).get("kind") == "report")
+CORE_DASHBOARDS = sorted(p for p in CORE_DIR.glob("*.json") if "tiles" in json.loads(p.read_text()))
 EXPECTED_SCHEMAS = {
     "common", "field", "object", "extension", "workflow", "approval", "report", "dashboard",
     "pack", "definitions",
@@ -534,7 +537,19 @@ def test_core_approval_flow_validates_and_speaks_every_locale(path: Path, regist
         assert _bilingual(step["label"]), step["name"]
 
 
-def test_every_core_file_is_an_object_a_workflow_or_an_approval_flow():
-    assert len(CORE_FILES) + len(CORE_WORKFLOWS) + len(CORE_APPROVALS) == \
-        len(list(CORE_DIR.glob("*.json")))
-    assert CORE_WORKFLOWS and CORE_APPROVALS
+@pytest.mark.parametrize("path", CORE_REPORTS + CORE_DASHBOARDS, ids=lambda p: p.name)
+def test_core_report_or_dashboard_validates_and_speaks_every_locale(path: Path,
+                                                                    registry: Registry):
+    doc = load(path)
+    assert problems(registry, doc["kind"], doc) == []
+    assert problems(registry, "definitions", doc) == []
+    assert doc["name"] == path.stem
+    assert _bilingual(doc["label"])
+    for tile in doc.get("tiles", ()):
+        assert "title" not in tile or _bilingual(tile["title"]), tile
+
+
+def test_every_core_file_is_an_object_a_workflow_an_approval_flow_a_report_or_a_dashboard():
+    assert len(CORE_FILES) + len(CORE_WORKFLOWS) + len(CORE_APPROVALS) + len(CORE_REPORTS) \
+        + len(CORE_DASHBOARDS) == len(list(CORE_DIR.glob("*.json")))
+    assert CORE_WORKFLOWS and CORE_APPROVALS and CORE_REPORTS and CORE_DASHBOARDS
