@@ -172,6 +172,7 @@ class Screens:
     def routes(self) -> list[BaseRoute]:
         from .views import object_routes
         from .views.approvals import ApprovalScreens
+        from .views.reports import report_routes
 
         return [
             Route("/", self.home, methods=["GET"]),
@@ -180,6 +181,7 @@ class Screens:
             Route("/logout", self.logout, methods=["POST"]),
             Route("/locale", self.set_locale, methods=["POST"]),
             *ApprovalScreens(self).routes(),
+            *report_routes(self),
             *object_routes(self),
         ]
 
