@@ -308,6 +308,10 @@ class ReportBuilder:
                                             and c.value_type not in UNGROUPABLE), "")))
         if s.layout in {"summary", "matrix"} and not s.aggregates:
             s.aggregates.append(AggSpec("count"))
+        for a in s.aggregates:  # a function that needs a field gets the first that fits
+            if a.fn != "count" and not a.field:
+                fits = next((c for c in choices if self.fits(a.fn, c)), None)
+                a.field = fits.path if fits is not None else ""
         for g in s.groups:
             c = by_path.get(g.field)
             if c is not None and c.value_type in DATE_TYPES:
@@ -327,6 +331,15 @@ class ReportBuilder:
             s.chart_series = ""
         if s.chart_y and s.chart_y not in self.aggregate_keys(s):
             s.chart_y = ""
+
+    @staticmethod
+    def fits(fn: str, c: Choice) -> bool:
+        """Whether an aggregate function applies to a field."""
+        if fn in {"sum", "avg"}:
+            return c.value_type in MEASURABLE
+        if fn in {"min", "max"}:
+            return c.value_type not in UNGROUPABLE | {"boolean"}
+        return c.value_type not in UNGROUPABLE
 
     def aggregate_keys(self, s: BuilderState) -> list[str]:
         if s.pipeline:
