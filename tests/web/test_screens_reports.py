@@ -10,7 +10,6 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
@@ -543,18 +542,6 @@ def test_the_builder_edits_pipeline_reports(client: TestClient, ws: Workspace) -
     data = ws.refresh().reports["win_rate_by_owner"].data
     assert data["pipeline"] == {"measure": "win_rate"} and "aggregates" not in data
     assert data["sort"] == "-win_rate" and data["group_by"] == [{"field": "owner"}]
-
-
-def test_kpi_and_money_text() -> None:
-    from rapport.reports import visual
-    from rapport.reports.engine import Column
-
-    money = Column("sum_amount", "Sum", "aggregate", "currency", fn="sum")
-    assert visual.value_text(money, Decimal("1234.5"), "EUR") == "€1,234.50"
-    assert visual.kpi_text(money, Decimal("2500000"), "en", "USD") == "$2.5M"
-    assert visual.kpi_text(money, Decimal("2500000"), "zh-CN", "CNY") == "¥250万"
-    rate = Column("win_rate", "Win rate", "aggregate", "percent", fn="ratio")
-    assert visual.value_text(rate, Decimal("62.50"), "USD") == "62.5%"
 
 
 def test_every_label_is_translated() -> None:

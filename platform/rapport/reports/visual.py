@@ -75,6 +75,9 @@ def value_text(column: Column | None, value: Any, currency: str = "USD",
     if d is None or vt not in NUMBER_TYPES:
         return "—" if value is None or value == "" else str(value)
     scale = scale_of(column) if places is None else places
+    if places is None and vt == "decimal" and (column is None or column.field is None):
+        exponent = d.as_tuple().exponent  # a computed figure (days in stage): as precise as it is
+        scale = max(0, min(4, -exponent)) if isinstance(exponent, int) else scale
     if vt in MONEY_TYPES:
         return money(d, scale, currency)
     if vt == "percent":
