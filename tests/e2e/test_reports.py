@@ -102,6 +102,13 @@ def test_the_builder_previews_live_and_saves(logged_in: Any, ws: Workspace, deal
     page.locator("#a-field-0").select_option("amount")
     expect(definition).to_contain_text('"field": "amount"')
     expect(page.locator("#preview-errors")).to_have_count(0)
+    page.locator("#f-add").click()
+    expect(page.locator("#f-field-0")).to_be_visible()
+    page.locator("#f-field-0").select_option("close_date")
+    expect(page.locator("#f-op-0")).to_have_value("eq")
+    page.locator("#f-op-0").select_option("is_not_blank")
+    expect(definition).to_contain_text('"op": "is_not_blank"')
+    expect(page.locator("select[name=f_field]")).to_have_count(1)  # added once, however changed
     page.locator("#chart-type").select_option("donut")
     expect(page.locator("#preview .chart-wide svg.chart-donut")).to_be_visible()
     expect(page.locator("#preview-table tbody tr").first).to_contain_text("Web")

@@ -479,6 +479,12 @@ def test_builder_buttons_add_and_remove_rows(client: TestClient, deals: Any) -> 
     # a new object starts over with its own fields
     account = post_builder(client, object="account").text
     assert '<option value="industry" selected>' in account
+    # a change of the form itself carries the last button pressed: it does not act again
+    token = csrf_of(client.get("/reports").text)
+    again = client.post("/reports/builder", data={"csrf_token": token, **builder_form(
+        op="add_filter", f_field=["stage"], f_op=["eq"], f_value=["proposal"], f_value2=[""])},
+        headers={**HX, "HX-Trigger": "builder"}).text
+    assert 'id="f-field-0"' in again and 'id="f-field-1"' not in again
     # without htmx the whole page comes back
     page = post_builder(client, htmx=False, op="add_filter").text
     assert "<html" in page and 'id="f-field-0"' in page

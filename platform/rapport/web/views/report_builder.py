@@ -618,6 +618,10 @@ class ReportBuilder:
         """The form again after a change (htmx: the form's body; without: the page)."""
         actor = await self.admin(request)
         s, op, prev = state_from_form(await request.form())
+        if request.headers.get("hx-trigger") == "builder":
+            # a change of the form itself: htmx still sends the last button pressed
+            # (add a filter...) with it, which must not act twice
+            op = ""
         context = await run_in_threadpool(self.context, request, actor, s, op, prev)
         template = "partials/report_builder_body.html" if is_partial(request) \
             else "report_builder.html"
