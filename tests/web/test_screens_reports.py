@@ -375,6 +375,22 @@ def test_a_tile_whose_report_fails_shows_the_error_in_the_tile(
     assert client.get("/dashboards/projects/tiles/7", headers=HX).status_code == 404
 
 
+def test_a_tile_that_crashes_says_so_and_the_others_load(client: TestClient, ws: Workspace,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    run = ws.reports.run
+
+    def flaky(report: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(report, "name", report) == "sales_funnel":
+            raise RuntimeError("the database went away")
+        return run(report, *args, **kwargs)
+
+    monkeypatch.setattr(ws.reports, "run", flaky)
+    broken = client.get("/dashboards/sales/tiles/4", headers=HX)
+    assert broken.status_code == 200
+    assert "This tile could not be loaded" in broken.text and "went away" not in broken.text
+    assert 'class="chart chart-bar"' in client.get("/dashboards/sales/tiles/3", headers=HX).text
+
+
 # -- dashboards --------------------------------------------------------------------------------
 
 def test_the_dashboard_loads_each_tile_after_the_page(client: TestClient, ws: Workspace,

@@ -4,6 +4,7 @@ tile whose report fails says so inside the tile; the page never fails for it."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ from .reports import (
 
 if TYPE_CHECKING:
     from ..screens import Screens
+
+log = logging.getLogger(__name__)
 
 #: Rows a table tile shows.
 TILE_ROWS = 8
@@ -153,6 +156,10 @@ class DashboardScreens:
         except RapportError as exc:
             problems = getattr(exc, "problems", None) or ()
             context["error"] = "; ".join(p.message for p in problems) or str(exc)
+            return context
+        except Exception:  # the tile says so; the page and the other tiles carry on
+            log.exception("dashboard %s: tile %s (report %s) failed", name, index, tile.report)
+            context["error"] = translate(locale, "dashboard.tile_failed")
             return context
         same = period_field(self.ws, report.data) == field
         drill = drill_url_of(tile.report, period if same else None)
