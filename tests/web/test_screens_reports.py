@@ -457,6 +457,8 @@ def test_the_builder_opens_with_a_preview(client: TestClient, deals: Any) -> Non
     assert '<option value="account.industry"' in page
     accounts = client.get("/reports/new?object=account").text
     assert '<option value="account" selected>' in accounts
+    users = client.get("/reports/new?object=user").text  # system objects too
+    assert '<option value="user" selected>' in users and 'id="preview-errors"' not in users
 
 
 def test_the_preview_shows_a_bad_definition_s_problem_where_it_is(client: TestClient,

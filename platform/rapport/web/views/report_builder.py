@@ -218,8 +218,9 @@ class ReportBuilder:
     # -- what the object offers ----------------------------------------------------------------
 
     def objects(self, locale: str) -> list[ObjectDef]:
-        return sorted((o for o in self.ws.meta.objects.values() if not o.system),
-                      key=lambda o: o.display_label(locale).lower())
+        """The business objects first, then the system ones (users, teams...)."""
+        return sorted(self.ws.meta.objects.values(),
+                      key=lambda o: (o.system, o.display_label(locale).lower()))
 
     def choices(self, obj: ObjectDef, locale: str) -> list[Choice]:
         """The object's fields, its system fields, and one hop through each lookup."""
@@ -481,7 +482,7 @@ class ReportBuilder:
         acting = self.screens.acting(request, actor)
         objects = self.objects(locale)
         obj = self.ws.meta.objects.get(s.object)
-        if obj is None or obj.system:
+        if obj is None:
             obj = next((o for o in objects if o.name == "opportunity"), objects[0] if objects else None)
             if obj is None:
                 raise PermissionDenied(self.screens.t(request, "builder.no_objects"))
