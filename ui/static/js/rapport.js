@@ -131,6 +131,31 @@
     }
   });
 
+  // -- live forms (the report builder): the server answers each change with the form again.
+  // An answer to an older state of the form is not swapped in over what was changed since;
+  // the request for the newer state is queued behind it (hx-sync "queue last") and follows.
+  document.addEventListener("change", (event) => {
+    const form = event.target.form || (event.target.closest && event.target.closest("form"));
+    if (form && form.hasAttribute("data-live-form")) {
+      form.dataset.edits = String(Number(form.dataset.edits || 0) + 1);
+    }
+  }, true);
+
+  const liveForm = (elt) => (elt && elt.closest ? elt.closest("[data-live-form]") : null);
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const form = liveForm(event.detail.elt);
+    if (form) event.detail.xhr.rapportEdits = form.dataset.edits || "0";
+  });
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const form = liveForm(event.detail.elt);
+    const sent = event.detail.xhr && event.detail.xhr.rapportEdits;
+    if (form && sent !== undefined && sent !== (form.dataset.edits || "0")) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   // Forms with errors: move the focus to the summary so screen readers announce it.
   document.addEventListener("DOMContentLoaded", () => {
     const summary = document.getElementById("form-errors");
