@@ -60,7 +60,7 @@ def test_csv_export_is_safe_for_spreadsheets(ws: Workspace, member) -> None:
     names = [row[0] for row in rows[1:-1]]
     assert "'=cmd|' /C calc'!A0" in names
     assert rows[1][1] == "Acme"  # a lookup as its title
-    assert rows[-1][0] == "Total" and rows[-1][-1] == "700.0"
+    assert rows[-1][0] == "Total" and rows[-1][-1] == "700"
 
 
 def test_xlsx_export_of_a_matrix_is_pivoted(ws: Workspace, member) -> None:

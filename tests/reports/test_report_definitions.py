@@ -47,6 +47,11 @@ def refused(ws: Workspace, *definitions: dict[str, Any]) -> list[tuple[str, str]
      "neither a grouping nor an aggregate"),
     (report(object="account", pipeline={"measure": "funnel"}), "/0/pipeline/workflow",
      "no stage workflow"),
+    (report(group_by=[{"field": "stage"}], chart={"type": "bar", "x": "owner"}), "/0/chart/x",
+     "not a grouping"),
+    (report(group_by=[{"field": "stage"}], chart={"type": "bar", "y": "sum_amount"}),
+     "/0/chart/y", "not a figure of the report (count)"),
+    (report(name="new", group_by=[{"field": "stage"}]), "/0/name", "choose another name"),
 ])
 def test_mistakes_are_refused_at_save_time(ws: Workspace, definition: dict, pointer: str,
                                            words: str) -> None:

@@ -254,3 +254,10 @@ def test_run_time_errors_name_the_part_of_the_definition(ws: Workspace) -> None:
 def test_extra_conditions_and_readable_rule_apply(ws: Workspace, seeded: dict) -> None:
     result = ws.reports.run("amount_by_stage", extra=[Cond("account.industry", "eq", "finance")])
     assert result.totals["count"] == 3
+
+
+def test_blank_groups_sort_last_in_either_direction(ws: Workspace, seeded: dict) -> None:
+    for sort in ("source", "-source", "-count"):
+        result = ws.reports.run({"name": "s", "object": "opportunity",
+                                 "group_by": [{"field": "source"}], "sort": sort})
+        assert result.rows[-1]["source"] is None, sort

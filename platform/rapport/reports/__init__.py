@@ -35,6 +35,8 @@ __all__ = ["Column", "ReportResult", "Reports", "Tile", "aggregate_key"]
 
 #: Records a drill-down shows at most.
 DRILL_LIMIT = 500
+#: Words of the report screens' URLs (/reports/new...): not report names.
+RESERVED_NAMES = frozenset({"new", "builder"})
 
 
 @dataclass(frozen=True)
@@ -203,19 +205,23 @@ class Reports:
         way a run would (fields, operators, value types, buckets, aggregates, sort), without
         reading a row."""
         rc = self.compiler(SYSTEM, meta)
+        where = source or f"report/{d.name}"
+        if d.name in RESERVED_NAMES:
+            return [MetaProblem(where, pointer + "/name", f"'{d.name}' is a word the report "
+                                f"screens use ({', '.join(sorted(RESERVED_NAMES))}); "
+                                "choose another name")]
         try:
-            self._dry_run(rc, d, meta)
+            result = self._dry_run(rc, d, meta)
         except ValidationError as exc:
-            return [MetaProblem(source or f"report/{d.name}", pointer + _pointer(p.field),
-                                p.message) for p in exc.problems]
-        return []
+            return [MetaProblem(where, pointer + _pointer(p.field), p.message)
+                    for p in exc.problems]
+        return [MetaProblem(where, pointer + p, m) for p, m in _chart_problems(d, result)]
 
-    def _dry_run(self, rc: ReportCompiler, d: Definition, meta: MetadataSet) -> None:
+    def _dry_run(self, rc: ReportCompiler, d: Definition, meta: MetadataSet) -> ReportResult:
         conn = _DryRun(rc.dialect)
         spec = d.data.get("pipeline")
         if spec is None:
-            rc.run(conn, d, lambda obj, table: true(), (), None)
-            return
+            return rc.run(conn, d, lambda obj, table: true(), (), None)
         obj = rc.object_of(d.data)
         joins = Joins(rc.compiler, obj)
         where = rc.where(joins, d.data.get("filters") or ())
@@ -232,6 +238,7 @@ class Reports:
         result = ReportResult(d.name, d.name, "summary", obj, [], [])
         Pipeline(rc, wf, spec, now_utc(), self.ws.table_of("rapport_stage_history")) \
             .run(conn, joins, where, result, d.data, None)
+        return result
 
     def check_dashboard(self, d: Definition, meta: MetadataSet, source: str = "",
                         pointer: str = "") -> list[MetaProblem]:
@@ -382,6 +389,22 @@ def _rename_report(data: Mapping[str, Any], mapper: _PathMapper
             if pipeline.get(key):
                 pipeline[key] = mapper.map(pipeline[key])
     return out, keys
+
+
+def _chart_problems(d: Definition, result: ReportResult) -> list[tuple[str, str]]:
+    """A chart's x and series must be groupings of the report, its y one of its figures."""
+    chart = d.data.get("chart") or {}
+    groups = [g.key for g in result.groups]
+    figures = [c.key for c in result.columns if c.role == "aggregate"]
+    problems = []
+    for key in ("x", "series"):
+        if chart.get(key) and chart[key] not in groups:
+            problems.append((f"/chart/{key}", f"'{chart[key]}' is not a grouping of the report"
+                             + (f" ({', '.join(groups)})" if groups else "")))
+    if chart.get("y") and chart["y"] not in figures:
+        problems.append(("/chart/y", f"'{chart['y']}' is not a figure of the report"
+                         + (f" ({', '.join(figures)})" if figures else "")))
+    return problems
 
 
 def _list_columns(obj: ObjectDef) -> list[str]:

@@ -555,7 +555,8 @@ class ReportCompiler:
             parts = []
             for name, desc in order:
                 r = rank(columns[name], row.get(name))
-                parts.append(_Reverse(r) if desc else r)
+                # blanks last in either direction
+                parts.append((r[0], _Reverse(r) if desc else r))
             return tuple(parts)
 
         return key

@@ -51,8 +51,9 @@ def as_json(result: ReportResult) -> dict[str, Any]:
 
 def _number(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value) if value == value.to_integral_value() or abs(value) < 10 ** 15 \
-            else str(value)
+        if value == value.to_integral_value() and abs(value) < 10 ** 15:
+            return int(value)
+        return float(value) if abs(value) < 10 ** 15 else str(value)
     return value
 
 
