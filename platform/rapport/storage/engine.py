@@ -24,6 +24,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # reads through the OS page cache instead of copying every page into SQLite's own:
+    # a report scanning a large table no longer re-reads what the 64 MiB cache dropped
+    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
 
 
