@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from rapport.auth.users import actor_for_token, authenticate
 from rapport.cli import main
@@ -99,6 +99,19 @@ def test_migrate_repairs_a_missing_column_and_index(ws: Workspace, database_url:
     assert done.exit_code == 0
     assert _run(ws.root, "migrate", "--plan", database_url=database_url).output.strip() == \
         "the schema is up to date"
+
+
+def test_migrate_adds_what_a_newer_release_adds_to_the_system_tables(
+        ws: Workspace, database_url: str) -> None:
+    with ws.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_rapport_stage_history_visits"))
+        conn.execute(text("DROP TABLE rapport_data_version"))
+    plan = _run(ws.root, "migrate", "--plan", database_url=database_url)
+    assert "+ add index ix_rapport_stage_history_visits" in plan.output
+    assert _run(ws.root, "migrate", database_url=database_url).exit_code == 0
+    assert _run(ws.root, "migrate", "--plan", database_url=database_url).output.strip() == \
+        "the schema is up to date"
+    assert "rapport_data_version" in inspect(ws.engine).get_table_names()
 
 
 def test_commands_outside_a_workspace_say_so(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from .records.runtime import ObjectRuntime, build_runtime
 from .records.service import RecordService
 from .reports import Reports
 from .resources import bundled
+from .storage import versions
 from .storage.engine import make_engine, make_read_engine
 from .storage.plan import (
     Plan,
@@ -84,6 +85,7 @@ class Workspace:
         self.config = dict(config or {})
         self.database_url = database_url
         self.engine: Engine = make_engine(database_url)
+        versions.track(self.engine)
         read_url = os.environ.get("RAPPORT_READ_DATABASE_URL") or database_url
         self.read_engine: Engine = make_read_engine(read_url) if database_url.startswith("sqlite") \
             or read_url != database_url else self.engine
@@ -121,7 +123,9 @@ class Workspace:
                                  "run 'rapport init' or set RAPPORT_HOME")
         url = database_url or os.environ.get("RAPPORT_DATABASE_URL") or config.get("database_url") \
             or f"sqlite:///{path / DB_FILE}"
-        return cls(url, path, config, **kwargs)
+        ws = cls(url, path, config, **kwargs)
+        ws.add_missing_system_tables()
+        return ws
 
     @classmethod
     def init(cls, root: str | Path | None = None, database_url: str | None = None,
@@ -153,6 +157,19 @@ class Workspace:
                 raise MetadataError(problems)
             return self.apply(docs, author="system", comment="core objects")
         return None
+
+    def add_missing_system_tables(self) -> None:
+        """A workspace made by an older release gets the system tables added since (one
+        look at the table names when nothing is missing). A database that holds no
+        workspace is left alone."""
+        with self.engine.connect() as conn:
+            existing = set(inspect(conn).get_table_names())
+        if "rapport_meta_revision" not in existing or existing >= set(_SYSTEM.tables):
+            return
+        with self.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(741852)"))
+            _SYSTEM.create_all(conn, checkfirst=True)
 
     def close(self) -> None:
         self.plugins.hook.shutdown(workspace=self)
@@ -238,7 +255,10 @@ class Workspace:
                     if conn.info.pop("rapport_rollback", False):
                         tx.rollback()
                         conn.info.pop("rapport_after_commit", None)
+                    else:
+                        versions.bump(conn, _SYSTEM)
             finally:
+                versions.forget(conn)
                 if sqlite and not foreign_keys:
                     conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
                 callbacks = conn.info.pop("rapport_after_commit", [])
@@ -417,6 +437,13 @@ class Workspace:
         with self.transaction() as conn:
             insp = inspect(conn)
             existing = set(insp.get_table_names())
+            for system in md.tables.values():  # indexes added to system tables since
+                have = {i["name"] for i in insp.get_indexes(system.name)}
+                for index in sorted(system.indexes, key=lambda i: str(i.name)):
+                    if index.name not in have:
+                        todo.append(f"+ add index {index.name}")
+                        if not plan_only:
+                            index.create(conn)
             for obj in self.meta.objects.values():
                 table = self.table(obj.name)
                 if obj.name not in existing:

@@ -51,7 +51,8 @@ def test_one_statement_per_report(ws: Workspace, seeded: dict) -> None:
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
+        if "rapport_data_version" not in statement:  # the result cache's look at the versions
+            statements.append(statement)
 
     event.listen(ws.read_engine, "before_cursor_execute", count)
     try:
@@ -65,6 +66,7 @@ def test_one_statement_per_report(ws: Workspace, seeded: dict) -> None:
             {"pipeline": {"measure": "win_rate"}, "group_by": [{"field": "owner"}]},
         ):
             statements.clear()
+            ws.reports.cache.clear()
             ws.reports.run({"name": "r", "object": "opportunity", **definition})
             assert len(statements) == 1, definition
     finally:

@@ -41,6 +41,7 @@ from ..errors import (
     ValidationError,
 )
 from ..meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef
+from ..storage import versions
 from ..storage.plan import constraint_name
 from .actor import SYSTEM, Actor
 from .query import Page, Query, conditions
@@ -572,6 +573,7 @@ class RecordService:
                 for rid, r in enumerate(records, first):
                     r["id"] = rid
                 _dbapi(c, *spec.batch(records))
+                versions.touch(c, t.name)
                 return
         except IntegrityError as exc:
             raise self._integrity(rt, exc) from None

@@ -4,8 +4,10 @@ checked when they are saved, and kept working when the fields they use are renam
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Table, and_, true
@@ -17,6 +19,7 @@ from ..records.actor import SYSTEM, Actor
 from ..records.query import PERIODS, Cond, QueryCompiler, period_range
 from ..records.service import now_utc
 from ..storage.tables import build_metadata
+from .cache import ResultCache
 from .engine import (
     Column,
     Joins,
@@ -56,6 +59,7 @@ class Reports:
     def __init__(self, ws: Workspace):
         self.ws = ws
         self._checking: tuple[MetadataSet, QueryCompiler] | None = None
+        self.cache = ResultCache(ws.table_of("rapport_data_version").metadata)
 
     # -- definitions -------------------------------------------------------------------------
 
@@ -112,7 +116,19 @@ class Reports:
         rc = self.compiler(actor)
         conds = list(extra) + self.period_conditions(rc, d, period)
         with self.ws.read_engine.connect() as conn:
-            return self._run(conn, rc, d, conds, limit)
+            if (d.data.get("pipeline") or {}).get("measure") == "time_in_stage":
+                return self._run(conn, rc, d, conds, limit)  # a visit still open grows by the second
+            return self.cache.get_or_compute(
+                conn, self._cache_key(d, conds, limit, actor), rc.meta.objects,
+                lambda: self._run(conn, rc, d, conds, limit), lambda r: len(r.rows))
+
+    def _cache_key(self, d: Definition, conds: Sequence[Cond], limit: int | None,
+                   actor: Actor) -> tuple[Any, ...]:
+        """Everything a result depends on besides the data: the metadata, the definition,
+        the conditions, the reader (their access and language) and the day (relative
+        periods)."""
+        return (self.ws.meta.revision, json.dumps(d.data, sort_keys=True, default=str),
+                repr(conds), limit, actor, now_utc().date(), date.today())
 
     def _run(self, conn: Any, rc: ReportCompiler, d: Definition, conds: Sequence[Cond],
              limit: int | None) -> ReportResult:

@@ -62,7 +62,9 @@ def system_tables(md: MetaData) -> None:
           Column("entered_at", UTCDateTime, nullable=False),
           Column("left_at", UTCDateTime),              # NULL while the record is there
           Column("user_id", BIGINT),
-          Index("ix_rapport_stage_history_record", "object", "record_id", "field", "id"))
+          # a record's visits in order, their stages read from the index alone (the funnel)
+          Index("ix_rapport_stage_history_visits", "object", "record_id", "field", "id",
+                "stage"))
     Table("rapport_sequence", md,
           Column("object", Text, nullable=False),
           Column("field", Text, nullable=False),
@@ -93,6 +95,9 @@ def system_tables(md: MetaData) -> None:
           Column("query_string", Text, nullable=False),
           Column("created_at", UTCDateTime, nullable=False),
           Index("ix_rapport_saved_view_user", "user_id", "object"))
+    Table("rapport_data_version", md,                  # storage/versions.py
+          Column("name", Text, primary_key=True),       # a table written
+          Column("version", BIGINT, nullable=False))    # moved on by every write transaction
     approval_tables(md)
 
 
