@@ -28,7 +28,8 @@ from .formulas import FunctionLibrary, default_library
 from .meta.loader import Document, build, documents_from_json, fold_extensions, read_paths
 from .meta.model import Definition, MetadataSet, ObjectDef
 from .meta.validate import validate_documents
-from .plugins import plugin_manager
+from .plugins import RapportPluginManager, plugin_manager
+from .plugins.actions import Actions
 from .records.query import QueryCompiler
 from .records.runtime import ObjectRuntime, build_runtime
 from .records.service import RecordService
@@ -79,7 +80,8 @@ def find_root(start: str | Path | None = None) -> Path:
 
 class Workspace:
     def __init__(self, database_url: str, root: Path | None = None,
-                 config: Mapping[str, Any] | None = None, plugin_modules: Iterable[Any] = ()):
+                 config: Mapping[str, Any] | None = None, plugin_modules: Iterable[Any] = (),
+                 plugin_dirs: Iterable[str | Path] = ()):
         self.root = root
         self.config = dict(config or {})
         self.database_url = database_url
@@ -87,13 +89,10 @@ class Workspace:
         read_url = os.environ.get("RAPPORT_READ_DATABASE_URL") or database_url
         self.read_engine: Engine = make_read_engine(read_url) if database_url.startswith("sqlite") \
             or read_url != database_url else self.engine
-        dirs = [root / "plugins"] if root else []
-        self.plugins = plugin_manager(dirs, list(plugin_modules),
-                                      entry_points=self.config.get("entry_points", True))
-        extra_types = [t for group in self.plugins.hook.register_field_types() for t in group or ()]
-        self.types = FieldTypes(extra_types)
+        self.plugins = self._plugins(plugin_modules, plugin_dirs)
+        self.types = FieldTypes(self.plugins.collect("register_field_types"))
         functions: dict[str, Any] = {}
-        for group in self.plugins.hook.register_formula_functions():
+        for _plugin, group in self.plugins.call_each("register_formula_functions"):
             functions.update(group or {})
         self.library: FunctionLibrary = default_library().extend(functions) if functions \
             else default_library()
@@ -104,7 +103,45 @@ class Workspace:
         self.notifications = Notifications(self)
         self._state: _State | None = None
         self._lock = threading.Lock()
-        self.plugins.hook.startup(workspace=self)
+        self._plugin_tables()
+        for impl in self.plugins.implementations("startup"):
+            try:
+                impl.function(workspace=self)
+            except Exception as exc:
+                self.plugins.drop(impl.plugin_name, str(exc) if isinstance(exc, RapportError)
+                                  else f"failed in startup: {type(exc).__name__}: {exc}")
+        self.actions = Actions(self)
+
+    def _plugins(self, modules: Iterable[Any], dirs: Iterable[str | Path]) -> RapportPluginManager:
+        """The plugins of this workspace: its plugins/ directory, the directories of the
+        config (``plugin_dirs``), of RAPPORT_PLUGINS_DIR and of ``dirs``, the bundled
+        plugins it enabled, installed ones; less those it disabled."""
+        settings = self.config.get("plugins") or {}
+        found: list[Path] = [self.root / "plugins"] if self.root else []
+        env = os.environ.get("RAPPORT_PLUGINS_DIR", "")
+        for d in [*settings.get("dirs", ()), *env.split(os.pathsep), *dirs]:
+            if d and Path(d) not in found:
+                found.append(Path(d) if Path(d).is_absolute() or not self.root
+                             else self.root / d)
+        return plugin_manager(found, list(modules),
+                              entry_points=self.config.get("entry_points", True),
+                              enabled=settings.get("enabled", ()),
+                              disabled=settings.get("disabled", ()))
+
+    def _plugin_tables(self) -> None:
+        """Create the tables plugins keep (``register_tables``) that do not exist yet."""
+        for plugin, tables in self.plugins.call_each("register_tables"):
+            if not tables:
+                continue
+            md = tables if isinstance(tables, MetaData) else None
+            if md is None:
+                md = MetaData()
+                for table in tables:
+                    table.to_metadata(md)
+            try:
+                md.create_all(self.engine, checkfirst=True)
+            except Exception as exc:
+                self.plugins.drop(plugin, f"cannot create its tables: {exc}")
 
     # -- opening ----------------------------------------------------------------------
 
@@ -155,7 +192,8 @@ class Workspace:
         return None
 
     def close(self) -> None:
-        self.plugins.hook.shutdown(workspace=self)
+        for _plugin, _result in self.plugins.call_each("shutdown", workspace=self):
+            pass
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
@@ -245,8 +283,8 @@ class Workspace:
         for callback in callbacks:
             try:
                 callback()
-            except Exception:  # the write has happened; a failing after-commit hook is logged
-                log.exception("after-commit hook failed")
+            except Exception:  # the write has happened; plugins' failures are kept to retry
+                log.exception("after-commit callback failed")
 
     @contextmanager
     def within(self, conn: Connection | None) -> Iterator[Connection]:

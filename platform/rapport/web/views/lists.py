@@ -21,6 +21,7 @@ from ...records.query import MAX_LIMIT, PERIODS, Page, Query
 from ...records.service import to_json
 from ...records.transfer import safe_cell, write_csv, write_xlsx
 from ..screens import is_partial
+from .actions import ACTION_PREFIX, ActionScreens
 from .base import ObjectScreens
 from .querystate import NO_VALUE_OPS, PAGE_SIZES, FilterRow, ListState
 from .saved import clean_query_string, delete_view, ensure_table, list_views, save_view
@@ -110,6 +111,7 @@ class ListScreens(ObjectScreens):
             "bulk_fields": [f for f in obj.fields if editable(f, False) and f.value_type != "json"],
             "kanban": kanban_view(obj) is not None, "record_title": record_title,
             "can_write": not obj.system or actor.is_admin,
+            "bulk_actions": self.ws.actions.for_object(obj.name, actor, bulk=True),
         }
 
     async def list_page(self, request: Request) -> Response:
@@ -236,6 +238,9 @@ class ListScreens(ObjectScreens):
                 self.screens.flash(request, t(request, "bulk.changed", n=len(ids),
                                               field=f.display_label(locale)))
             return RedirectResponse(back, 303)
+        if action.startswith(ACTION_PREFIX):
+            return await ActionScreens(self.screens).run(
+                request, obj, actor, action[len(ACTION_PREFIX):], ids, back, True, form)
         self.screens.flash(request, t(request, "bulk.unknown_action"), "error")
         return RedirectResponse(back, 303)
 
