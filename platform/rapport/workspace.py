@@ -91,11 +91,12 @@ class Workspace:
             or read_url != database_url else self.engine
         self.plugins = self._plugins(plugin_modules, plugin_dirs)
         self.types = FieldTypes(self.plugins.collect("register_field_types"))
-        functions: dict[str, Any] = {}
-        for _plugin, group in self.plugins.call_each("register_formula_functions"):
-            functions.update(group or {})
-        self.library: FunctionLibrary = default_library().extend(functions) if functions \
-            else default_library()
+        self.library: FunctionLibrary = default_library()
+        for plugin, group in self.plugins.call_each("register_formula_functions"):
+            try:
+                self.library = self.library.extend(group or {})
+            except RapportError as exc:  # a clash or a bad function: that plugin's are left out
+                self.plugins.note(plugin, "register_formula_functions", exc)
         self.records = RecordService(self)
         self.workflows = Workflows(self)
         self.approvals = Approvals(self)

@@ -38,8 +38,8 @@ log = logging.getLogger("rapport.scheduler")
 FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12),
           ("weekday", 0, 6))
 MONTHS = {m: i for i, m in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-WEEKDAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+WEEKDAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
            "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
            "@annually": "0 0 1 1 *"}
@@ -175,7 +175,7 @@ def jobs_of(ws: Workspace) -> list[ScheduledJob]:
                 name, text, run, lease = item.name, item.schedule, item.run, item.lease_seconds
             else:
                 text, run = item
-                name = getattr(run, "__qualname__", None) or getattr(run, "__name__", "job")
+                name = getattr(run, "__name__", None) or type(run).__name__
                 lease = 600.0
             name = name if "." in name and name.split(".")[0] == plugin else f"{plugin}.{name}"
             try:

@@ -39,7 +39,7 @@ class Screens:
     def __init__(self, ws: Workspace, authenticator: Authenticator):
         self.ws = ws
         self.auth = authenticator
-        dirs = [d for group in ws.plugins.hook.register_template_dirs() for d in group or ()]
+        dirs = [str(d) for d in ws.plugins.collect("register_template_dirs")]
         self.env = Environment(
             loader=ChoiceLoader([FileSystemLoader([*dirs, str(bundled("ui") / "templates")])]),
             autoescape=select_autoescape(default=True, default_for_string=True),

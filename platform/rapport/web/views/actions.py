@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ...errors import Conflict, NotFound, PermissionDenied, RapportError, StaleVersion, ValidationError
+from ...errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RapportError,
+    StaleVersion,
+    ValidationError,
+)
 from ...meta.model import ObjectDef, label_text
 from ...records.actor import Actor
 from .base import ObjectScreens
