@@ -62,5 +62,20 @@ class Job:
     lease_seconds: float = 600.0
 
 
-__all__ = ["Action", "Job", "Panel", "PluginError", "PluginInfo", "RapportPluginManager",
-           "hookimpl", "plugin_manager"]
+@dataclass(frozen=True)
+class NavLink:
+    """An entry of the sidebar (under "Extensions"); ``admin``: shown to admins only."""
+
+    label: Label
+    href: str
+    admin: bool = True
+
+
+def settings(workspace: Any, plugin: str) -> dict[str, Any]:
+    """A plugin's settings: ``"plugin_settings": {"<plugin>": {...}}`` in rapport.json."""
+    value = (workspace.config.get("plugin_settings") or {}).get(plugin) or {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+__all__ = ["Action", "Job", "NavLink", "Panel", "PluginError", "PluginInfo", "RapportPluginManager",
+           "hookimpl", "plugin_manager", "settings"]

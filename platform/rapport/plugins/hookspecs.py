@@ -232,6 +232,14 @@ def record_panels(workspace: Any, object_name: str, record: dict[str, Any],
 
 
 @hookspec
+def register_nav_links(workspace: Any) -> list[Any]:
+    """Entries the plugin adds to the sidebar, under "Extensions" (its screens).
+
+    Arguments: ``workspace``. When: once per server worker. Return value: a list of
+    :class:`rapport.plugins.NavLink` (label, href, admin only or not). Transaction: none."""
+
+
+@hookspec
 def scheduled_jobs(workspace: Any) -> list[Any]:
     """Jobs to run on a schedule by the scheduler of ``rapport serve`` and ``rapport
     worker``.

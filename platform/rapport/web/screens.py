@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from ..auth.users import authenticate
 from ..errors import RapportError
 from ..meta.model import label_text
+from ..plugins import NavLink
 from ..records.actor import Actor
 from ..resources import bundled
 from ..workspace import Workspace
@@ -40,6 +41,9 @@ class Screens:
         self.ws = ws
         self.auth = authenticator
         dirs = [str(d) for d in ws.plugins.collect("register_template_dirs")]
+        self.plugin_nav = [link for link in ws.plugins.collect("register_nav_links",
+                                                               workspace=ws)
+                           if isinstance(link, NavLink)]
         self.env = Environment(
             loader=ChoiceLoader([FileSystemLoader([*dirs, str(bundled("ui") / "templates")])]),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -109,6 +113,7 @@ class Screens:
             show=lambda f, value: cell(f, value, locale, titles, currency, types),
             cell_for=lambda f, value, other: cell(f, value, locale, other, currency, types),
             currency=currency, csrf_token=csrf_token(request), htmx=partial, partial=partial,
+            plugin_nav=self.plugin_nav,
             flashes=flashes, current_path=request.url.path, **context)
         response = HTMLResponse(html, status_code=status, headers=headers)
         response.headers["vary"] = "HX-Request"
