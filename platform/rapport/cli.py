@@ -212,6 +212,8 @@ def import_(ctx: click.Context, object_name: str, file: str, upsert_key: str | N
             click.echo(f"nothing imported: {len(report.errors)} bad row(s) "
                        "(fix them, or use --skip-invalid)", err=True)
             sys.exit(1)
+        for warning in report.warnings[:200]:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(f"{report.created} created, {report.updated} updated"
                    + (f", {len(report.errors)} skipped" if report.errors else ""))
 

@@ -28,7 +28,7 @@ from .formulas import FunctionLibrary, default_library
 from .meta.loader import Document, build, documents_from_json, fold_extensions, read_paths
 from .meta.model import Definition, MetadataSet, ObjectDef
 from .meta.validate import validate_documents
-from .plugins import RapportPluginManager, plugin_manager
+from .plugins import SCRATCH, RapportPluginManager, plugin_manager
 from .plugins.actions import Actions
 from .records.query import QueryCompiler
 from .records.runtime import ObjectRuntime, build_runtime
@@ -281,6 +281,10 @@ class Workspace:
                 if sqlite and not foreign_keys:
                     conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
                 callbacks = conn.info.pop("rapport_after_commit", [])
+                # connection.info stays with the pooled connection: nothing of this
+                # transaction may reach the next one (a rollback flag set before an error)
+                conn.info.pop(SCRATCH, None)
+                conn.info.pop("rapport_rollback", None)
         for callback in callbacks:
             try:
                 callback()

@@ -71,6 +71,25 @@ class NavLink:
     admin: bool = True
 
 
+SCRATCH = "rapport_scratch"
+
+
+def scratch(connection: Any) -> dict[str, Any]:
+    """A dict that lives as long as the connection's transaction (``connection.info``
+    outlives it: the pool keeps it with the connection): what a hook remembers between
+    the rows of one import, say."""
+    return connection.info.setdefault(SCRATCH, {})
+
+
+def warn(connection: Any, message: str) -> None:
+    """A warning about the write in progress (it goes ahead): a CSV import reports it."""
+    scratch(connection).setdefault("warnings", []).append(str(message)[:500])
+
+
+def warnings(connection: Any) -> list[str]:
+    return list(scratch(connection).get("warnings", ()))
+
+
 def settings(workspace: Any, plugin: str) -> dict[str, Any]:
     """A plugin's settings: ``"plugin_settings": {"<plugin>": {...}}`` in rapport.json."""
     value = (workspace.config.get("plugin_settings") or {}).get(plugin) or {}
@@ -78,4 +97,4 @@ def settings(workspace: Any, plugin: str) -> dict[str, Any]:
 
 
 __all__ = ["Action", "Job", "NavLink", "Panel", "PluginError", "PluginInfo", "RapportPluginManager",
-           "hookimpl", "plugin_manager", "settings"]
+           "hookimpl", "plugin_manager", "scratch", "settings", "warn", "warnings"]

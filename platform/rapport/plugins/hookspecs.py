@@ -184,9 +184,10 @@ def register_routes(workspace: Any, screens: Any) -> list[Any]:
     ``await screens.actor(request)`` is who is asking (the login and CSRF checks of every
     screen), ``screens.render(request, template, actor=actor, **context)`` renders a page
     in the app's shell. When: once per server worker, as the app is built. Return value:
-    a list of Starlette routes (``Route``, ``Mount``); they come before the object
-    screens, so pick paths under ``/x/<plugin>/``. Transaction: none; a handler opens its
-    own (``workspace.transaction()``)."""
+    a list of Starlette routes (``Route``, ``Mount``); they come first, so keep them under
+    ``/x/<plugin>/`` (screens) and ``/api/v1/x/<plugin>/`` (JSON; errors there are
+    problem+json). Transaction: none; a handler opens its own
+    (``workspace.transaction()``)."""
 
 
 @hookspec

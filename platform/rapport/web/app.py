@@ -70,11 +70,11 @@ def create_app(ws: Workspace, scheduler: bool = False) -> Starlette:
     screens = Screens(ws, authenticator)
     plugin_routes = ws.plugins.collect("register_routes", workspace=ws, screens=screens)
     routes = [
+        *plugin_routes,  # under /x/<plugin>/ and /api/v1/x/<plugin>/: they shadow nothing
         Mount("/api/v1", routes=[*ActionsApi(api).routes(), *api.routes(),
                                  *approvals_api.routes(), *ReportsApi(api).routes()]),
         *plugin_static_routes(ws),
         Mount("/static", app=StaticFiles(directory=bundled("ui") / "static"), name="static"),
-        *plugin_routes,
         *screens.routes(),
     ]
     secure = os.environ.get("RAPPORT_SECURE_COOKIES", "") in {"1", "true"}

@@ -1,0 +1,102 @@
+"""The match keys of every checked record, kept in ``duplicates_key`` by the save and
+delete hooks (in the write's transaction), so finding possible duplicates is an indexed
+lookup, never a scan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    tuple_,
+)
+
+from .rules import Check
+
+TABLES = MetaData()
+KEYS = Table("duplicates_key", TABLES,
+             Column("object", Text, nullable=False),
+             Column("record_id", BigInteger, nullable=False),
+             Column("rule", Text, nullable=False),
+             Column("key", Text, nullable=False),
+             Index("ix_duplicates_key_lookup", "object", "rule", "key"),
+             Index("ix_duplicates_key_record", "object", "record_id"))
+STATE = Table("duplicates_state", TABLES,
+              Column("object", Text, primary_key=True),
+              Column("signature", Text, nullable=False))
+BATCH = 2000
+
+
+def store(conn: Connection, check: Check, record: Mapping[str, Any]) -> None:
+    name, rid = check.obj.name, record["id"]
+    conn.execute(delete(KEYS).where(KEYS.c.object == name, KEYS.c.record_id == rid))
+    rows = [{"object": name, "record_id": rid, "rule": rule, "key": key}
+            for rule, key in check.keys(record).items()]
+    if rows:
+        conn.execute(insert(KEYS), rows)
+
+
+def forget(conn: Connection, object_name: str, rid: int) -> None:
+    conn.execute(delete(KEYS).where(KEYS.c.object == object_name, KEYS.c.record_id == rid))
+
+
+def matches(conn: Connection, check: Check, keys: Mapping[str, str],
+            exclude: int | None = None) -> dict[int, list[str]]:
+    """{record id: the rules it matches on} for records sharing one of ``keys``."""
+    if not keys:
+        return {}
+    stmt = select(KEYS.c.record_id, KEYS.c.rule).where(
+        KEYS.c.object == check.obj.name,
+        tuple_(KEYS.c.rule, KEYS.c.key).in_(list(keys.items())))
+    found: dict[int, list[str]] = {}
+    for rid, rule in conn.execute(stmt):
+        if rid != exclude:
+            found.setdefault(rid, []).append(rule)
+    return found
+
+
+def groups(conn: Connection, check: Check, limit: int = 200) -> list[tuple[str, list[int]]]:
+    """(rule, record ids) for every key shared by several records, the largest first."""
+    from sqlalchemy import func
+
+    dup = select(KEYS.c.rule, KEYS.c.key).where(KEYS.c.object == check.obj.name) \
+        .group_by(KEYS.c.rule, KEYS.c.key).having(func.count() > 1) \
+        .order_by(func.count().desc()).limit(limit).subquery()
+    rows = conn.execute(select(KEYS.c.rule, KEYS.c.key, KEYS.c.record_id).join(
+        dup, (dup.c.rule == KEYS.c.rule) & (dup.c.key == KEYS.c.key))
+        .where(KEYS.c.object == check.obj.name).order_by(KEYS.c.record_id))
+    out: dict[tuple[str, str], list[int]] = {}
+    for rule, key, rid in rows:
+        out.setdefault((rule, key), []).append(rid)
+    return sorted(((rule, ids) for (rule, _k), ids in out.items()), key=lambda g: -len(g[1]))
+
+
+def ensure(workspace: Any, check: Check) -> bool:
+    """Build the object's keys when its rules changed (or on first use); True if built."""
+    t = workspace.table(check.obj.name)
+    with workspace.transaction() as conn:
+        current = conn.scalar(select(STATE.c.signature).where(STATE.c.object == check.obj.name))
+        if current == check.signature:
+            return False
+        conn.execute(delete(KEYS).where(KEYS.c.object == check.obj.name))
+        last = 0
+        while rows := [dict(r._mapping) for r in conn.execute(
+                select(t).where(t.c.id > last).order_by(t.c.id).limit(BATCH))]:
+            last = rows[-1]["id"]
+            batch = [{"object": check.obj.name, "record_id": r["id"], "rule": rule, "key": key}
+                     for r in rows for rule, key in check.keys(r).items()]
+            if batch:
+                conn.execute(insert(KEYS), batch)
+        conn.execute(delete(STATE).where(STATE.c.object == check.obj.name))
+        conn.execute(insert(STATE).values(object=check.obj.name, signature=check.signature))
+    return True
