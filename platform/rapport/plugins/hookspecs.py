@@ -90,8 +90,9 @@ def record_after_save(workspace: Any, object_name: str, record: dict[str, Any],
                       previous: dict[str, Any] | None, user: Any, connection: Any) -> None:
     """After a record was inserted or updated, before the transaction commits.
 
-    Arguments: ``record``, the record as stored (with its ``id`` and ``version``);
-    ``previous``, None on create; ``connection``, the write's connection: what the hook
+    Arguments: ``object_name``; ``record``, the record as stored (with its ``id`` and
+    ``version``); ``previous``, None on create; ``user``, the acting user;
+    ``connection``, the write's connection: what the hook
     writes through it commits or rolls back with the change (a transactional outbox).
     Return value: ignored. An exception (a ``ValidationError`` too) rolls the whole write
     back. Transaction: inside the write's transaction."""
@@ -102,7 +103,8 @@ def record_after_commit(workspace: Any, object_name: str, record: dict[str, Any]
                         previous: dict[str, Any] | None, user: Any) -> None:
     """After the write's transaction committed (never for a rolled-back write).
 
-    Arguments: as ``record_after_save``, without a connection: the change is final.
+    Arguments: ``object_name``, ``record`` (as stored), ``previous`` (None on create),
+    ``user``, as for ``record_after_save``, without a connection: the change is final.
     Return value: ignored. An exception is logged with the plugin's name and the call is
     kept in ``rapport_hook_failure``; the worker retries it with backoff (8 attempts),
     and ``rapport plugins failures`` lists what still fails. The user's write has happened
@@ -115,8 +117,9 @@ def record_before_delete(workspace: Any, object_name: str, record: dict[str, Any
                          user: Any, connection: Any) -> None:
     """Before a record is deleted.
 
-    Arguments: ``record``, the stored record; ``user``; ``connection``, the delete's
-    connection. Return value: ignored. Raise ``rapport.ValidationError`` to refuse the
+    Arguments: ``object_name``; ``record``, the stored record; ``user``; ``connection``,
+    the delete's connection. Return value: ignored. Raise ``rapport.ValidationError`` to
+    refuse the
     delete (nothing is deleted). Transaction: inside the delete's transaction."""
 
 
@@ -125,8 +128,8 @@ def record_after_delete(workspace: Any, object_name: str, record: dict[str, Any]
                         user: Any, connection: Any) -> None:
     """After a record was deleted, before the transaction commits.
 
-    Arguments: ``record``, the record as it was; ``user``; ``connection``, the delete's
-    connection. Return value: ignored. An exception rolls the delete back.
+    Arguments: ``object_name``; ``record``, the record as it was; ``user``;
+    ``connection``, the delete's connection. Return value: ignored. An exception rolls the delete back.
     Transaction: inside the delete's transaction."""
 
 
@@ -137,8 +140,8 @@ def stage_before_transition(workspace: Any, object_name: str, record: dict[str, 
     button, an API transition or any update that changes the stage field), after the
     workflow's own rules allowed it.
 
-    Arguments: ``record``, the values about to be saved; ``from_stage``, ``to_stage``;
-    ``user``. Return value: ignored. Raise ``rapport.ValidationError`` to refuse the
+    Arguments: ``object_name``; ``record``, the values about to be saved;
+    ``from_stage``, ``to_stage``; ``user``. Return value: ignored. Raise ``rapport.ValidationError`` to refuse the
     move: it springs back with the message. Transaction: inside the write's transaction."""
 
 
@@ -148,7 +151,8 @@ def stage_after_transition(workspace: Any, object_name: str, record: dict[str, A
                            connection: Any) -> None:
     """After a stage change was saved (its stage history row written).
 
-    Arguments: as ``stage_before_transition``, plus ``connection``, the write's
+    Arguments: ``object_name``, ``record`` (as stored), ``from_stage``, ``to_stage``,
+    ``user``, as for ``stage_before_transition``, plus ``connection``, the write's
     connection. Return value: ignored. An exception rolls the change back.
     Transaction: inside the write's transaction."""
 
