@@ -476,8 +476,10 @@ _FAST: dict[Callable[..., Any], Callable[[FieldDef], Coercer]] = {
 class FieldTypes:
     """The field types a workspace knows: built-ins plus those plugins register."""
 
-    def __init__(self, extra: Iterable[FieldType] = ()):
-        self._types = {t.name: t for t in builtin_types()}
+    def __init__(self, extra: Iterable[FieldType] = (), builtins: bool = True):
+        """The built-in types (unless ``builtins`` is false: a workspace receives them from
+        its built-in plugin like any other), then ``extra``."""
+        self._types = {t.name: t for t in builtin_types()} if builtins else {}
         for t in extra:
             self._types[t.name] = t
 

@@ -90,7 +90,7 @@ class Workspace:
         self.read_engine: Engine = make_read_engine(read_url) if database_url.startswith("sqlite") \
             or read_url != database_url else self.engine
         self.plugins = self._plugins(plugin_modules, plugin_dirs)
-        self.types = FieldTypes(self.plugins.collect("register_field_types"))
+        self.types = FieldTypes(self.plugins.collect("register_field_types"), builtins=False)
         self.library: FunctionLibrary = default_library()
         for plugin, group in self.plugins.call_each("register_formula_functions"):
             try:

@@ -84,9 +84,12 @@ def groups(conn: Connection, check: Check, limit: int = 200) -> list[tuple[str, 
 def ensure(workspace: Any, check: Check) -> bool:
     """Build the object's keys when its rules changed (or on first use); True if built."""
     t = workspace.table(check.obj.name)
+    wanted = select(STATE.c.signature).where(STATE.c.object == check.obj.name)
+    with workspace.engine.connect() as conn:  # the usual case reads, and takes no lock
+        if conn.scalar(wanted) == check.signature:
+            return False
     with workspace.transaction() as conn:
-        current = conn.scalar(select(STATE.c.signature).where(STATE.c.object == check.obj.name))
-        if current == check.signature:
+        if conn.scalar(wanted) == check.signature:  # another process was quicker
             return False
         conn.execute(delete(KEYS).where(KEYS.c.object == check.obj.name))
         last = 0

@@ -136,3 +136,40 @@ def test_actions_over_the_api(acting: Workspace) -> None:
     read_only = create_token(ws, "mia@example.com", None, "read")
     assert client.post(f"/api/v1/records/account/{a['id']}/actions/explode",
                        headers={"Authorization": f"Bearer {read_only}"}).status_code == 403
+
+
+def test_actions_are_in_the_openapi_and_conform_to_it(acting: Workspace) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from pluginkit import user
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    from rapport.web.app import create_app
+
+    user(acting, "fuzz@example.com", "manager")
+    acting.records.create("account", {"name": "Seed"})
+    headers = {"Authorization": f"Bearer {create_token(acting, 'fuzz@example.com')}"}
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(acting),
+                                            headers=headers)
+    spec = schema.raw_schema
+    action = spec["paths"]["/api/v1/records/{object}/actions/{action}"]["post"]
+    assert action["operationId"] == "run_bulk_action"
+    names = spec["paths"]["/api/v1/records/{object}/{id}/actions/{action}"]["parameters"][2]
+    assert names["schema"]["enum"] == ["explode", "mark_customer"]
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if "actions" not in operation.path:
+            continue
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=12, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def check(case: Any) -> None:
+            case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+
+        try:
+            check()
+        except Exception as exc:
+            failures.append(f"{operation.label}: {str(exc)[:1500]}")
+    assert not failures, "\n\n".join(failures)

@@ -1,5 +1,5 @@
 """Rapport's own behaviour that rides on the hooks, registered like any plugin (as
-``rapport``): the retry of failed after-commit hooks."""
+``rapport``): the built-in field types, and the retry of failed after-commit hooks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ def retry_failed_hooks(workspace: Any) -> None:
     from .failures import retry_due
 
     retry_due(workspace)
+
+
+@hookimpl(tryfirst=True)
+def register_field_types() -> list[Any]:
+    from ..fieldtypes import builtin_types
+
+    return builtin_types()  # first: a plugin's type of the same name replaces one
 
 
 @hookimpl
