@@ -136,7 +136,9 @@ def merge_action(workspace: Any, object_name: str, records: list[dict[str, Any]]
                  connection: Any) -> dict[str, str]:
     """The chosen records merged into the oldest of them."""
     if len(records) < 2:
-        raise rapport.ValidationError("choose two or more records to merge", field="ids")
+        raise rapport.ValidationError(label_text({"en": "choose two or more records to merge",
+                                                  "zh-CN": "请选择两条或更多记录来合并"},
+                                                 user.locale), field="ids")
     winner = min(records, key=lambda r: r["id"])
     done = merge(workspace, object_name, winner["id"], [r["id"] for r in records], user,
                  conn=connection)

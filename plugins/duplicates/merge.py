@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from rapport.errors import PermissionDenied, ValidationError
+from rapport.meta.model import label_text
 from rapport.records.actor import Actor
 from rapport.records.service import to_json
 
@@ -31,12 +32,18 @@ def merge(workspace: Any, object_name: str, winner_id: int, loser_ids: Sequence[
           actor: Actor, conn: Connection | None = None) -> dict[str, Any]:
     """Merge ``loser_ids`` into ``winner_id``; returns what was done (counts per object)."""
     if not may_merge(workspace, actor):
-        raise PermissionDenied("merging records is for admins and managers")
+        raise PermissionDenied(label_text({"en": "merging records is for admins and managers",
+                                           "zh-CN": "只有管理员和经理可以合并记录"},
+                                          actor.locale))
     losers = [int(i) for i in dict.fromkeys(loser_ids) if int(i) != int(winner_id)]
     if not losers:
-        raise ValidationError("choose a record to merge into this one, other than itself")
+        raise ValidationError(label_text({"en": "choose another record to merge into this one",
+                                          "zh-CN": "请选择另一条记录合并到此记录"},
+                                         actor.locale))
     if len(losers) > MAX_LOSERS:
-        raise ValidationError(f"at most {MAX_LOSERS} records at once")
+        raise ValidationError(label_text({"en": f"at most {MAX_LOSERS} records at once",
+                                          "zh-CN": f"一次最多合并 {MAX_LOSERS} 条记录"},
+                                         actor.locale))
     obj = workspace.meta.objects[object_name]
     records = workspace.records
     with workspace.within(conn) as c:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, insert, or_, select
 
 from rapport.errors import PermissionDenied, ValidationError
-from rapport.meta.model import ObjectDef
+from rapport.meta.model import ObjectDef, label_text
 from rapport.plugins import settings
 from rapport.records.actor import SYSTEM, Actor
 
@@ -148,15 +148,20 @@ def claim(workspace: Any, object_name: str, records: Sequence[Mapping[str, Any]]
         raise PermissionDenied("only a user can claim records")
     taken = [r for r in records if r.get("owner") is not None]
     if taken:
-        raise ValidationError(f"#{taken[0]['id']} is not in the public pool (someone owns it)")
+        rid = taken[0]["id"]
+        raise ValidationError(label_text({"en": f"#{rid} is not in the public pool",
+                                          "zh-CN": f"#{rid} 不在公海中"}, actor.locale))
     at = datetime.now(UTC)
     limit = claim_limit(workspace, actor)
     if limit is not None:
         used = claimed_today(workspace, c, actor, at)
         if used + len(records) > limit:
             left = max(0, limit - used)
-            raise ValidationError(
-                f"you may claim {limit} record(s) a day as {actor.role}; {left} left today")
+            raise ValidationError(label_text(
+                {"en": f"you may claim {limit} record(s) a day as {actor.role}; {left} left "
+                       "today",
+                 "zh-CN": f"角色 {actor.role} 每天最多领取 {limit} 条，今天还剩 {left} 条"},
+                actor.locale))
     for r in records:
         workspace.records.update(object_name, r["id"], {"owner": actor.id}, actor,
                                  expected_version=r["version"], conn=c, allow_read_only=True)
@@ -172,7 +177,9 @@ def release(workspace: Any, object_name: str, records: Sequence[Mapping[str, Any
     at = datetime.now(UTC)
     for r in records:
         if r.get("owner") != actor.id and actor.role not in {"admin", "manager"}:
-            raise PermissionDenied(f"#{r['id']} is not yours to release")
+            raise PermissionDenied(label_text({"en": f"#{r['id']} is not yours to release",
+                                               "zh-CN": f"#{r['id']} 不归你负责，不能释放"},
+                                              actor.locale))
         workspace.records.update(object_name, r["id"], {"owner": None}, actor,
                                  expected_version=r["version"], conn=c, allow_read_only=True)
         _history(c, workspace, object_name, r["id"], "released", actor, at, owner=r.get("owner"))

@@ -13,6 +13,7 @@ from ..errors import NotFound, PermissionDenied, RapportError, ValidationError
 from ..meta.model import label_text
 from ..meta.reserved import NAME
 from ..records.actor import Actor
+from ..web.i18n import translate
 from . import Action
 from .manager import PluginError, accepts
 
@@ -116,21 +117,25 @@ class Actions:
         self.ws.records.runtime(object_name)  # NotFound for an unknown object
         if not self.applies(reg, object_name) or (bulk and not action.bulk) or \
                 (not bulk and not action.record):
-            raise NotFound(f"action '{name}' does not apply to {object_name}")
+            raise NotFound(translate(actor.locale, "plugins.actions.not_here", action=name,
+                                     object=object_name))
         if not self.allowed(reg, object_name, actor):
-            raise PermissionDenied(f"you may not run '{label_text(action.label, actor.locale)}'"
-                                   f" on {object_name}")
+            raise PermissionDenied(translate(actor.locale, "plugins.actions.forbidden",
+                                             action=label_text(action.label, actor.locale),
+                                             object=object_name))
         wanted: list[int] = []
         for rid in ids:
             text = str(rid)
             if not text.isdigit() or not 0 < int(text) < 2**63:
-                raise ValidationError(f"'{text[:40]}' is not a record id", field="ids")
+                raise ValidationError(translate(actor.locale, "plugins.actions.bad_id",
+                                                id=text[:40]), field="ids")
             if int(text) not in wanted:
                 wanted.append(int(text))
         if not wanted:
-            raise ValidationError("choose at least one record", field="ids")
+            raise ValidationError(translate(actor.locale, "plugins.actions.none"), field="ids")
         if len(wanted) > MAX_RECORDS:
-            raise ValidationError(f"at most {MAX_RECORDS} records at once", field="ids")
+            raise ValidationError(translate(actor.locale, "plugins.actions.too_many",
+                                            n=MAX_RECORDS), field="ids")
         t = self.ws.table(object_name)
         with self.ws.transaction() as conn:
             rows = {r.id: dict(r._mapping) for r in conn.execute(
@@ -141,8 +146,10 @@ class Actions:
             records = [rows[i] for i in wanted]
             for r in records:
                 if not self.available(reg, r):
-                    raise ValidationError(f"'{label_text(action.label, actor.locale)}' does not "
-                                          f"apply to {object_name} {r['id']}")
+                    raise ValidationError(translate(
+                        actor.locale, "plugins.actions.unavailable",
+                        action=label_text(action.label, actor.locale), object=object_name,
+                        id=r["id"]))
             kwargs = {"workspace": self.ws, "object_name": object_name, "records": records,
                       "user": actor, "connection": conn}
             try:

@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import insert, select, update
 
 from ..records.actor import SYSTEM, Actor
 from .manager import PluginError
@@ -152,12 +152,8 @@ def _retry(ws: Workspace, row: dict[str, Any], at: datetime) -> bool:
         else:
             values = {"error": error, "attempts": attempts, "next_attempt_at":
                       at + timedelta(seconds=FIRST_DELAY * 2 ** (attempts - 1))}
-        _update(conn, t, row["id"], values)
+        conn.execute(update(t).where(t.c.id == row["id"]).values(values))
     return error is None
-
-
-def _update(conn: Connection, t: Any, rid: int, values: dict[str, Any]) -> None:
-    conn.execute(update(t).where(t.c.id == rid).values(values))
 
 
 def failures(ws: Workspace, include_done: bool = False, limit: int = 200

@@ -99,7 +99,7 @@ class RapportPluginManager(pluggy.PluginManager):
         an unknown hook name or wrong arguments leave it out, with the reason."""
         info = PluginInfo(name, source, location)
         self.infos.append(info)
-        if self.has_plugin(name) or self.get_plugin(name) is not None:
+        if self.has_plugin(name):
             info.error = f"another plugin is already registered as '{name}'"
             return info
         try:
