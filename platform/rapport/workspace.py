@@ -28,8 +28,9 @@ from .formulas import FunctionLibrary, default_library
 from .meta.loader import Document, build, documents_from_json, fold_extensions, read_paths
 from .meta.model import Definition, MetadataSet, ObjectDef
 from .meta.validate import validate_documents
-from .plugins import SCRATCH, RapportPluginManager, plugin_manager
+from .plugins import SCRATCH
 from .plugins.actions import Actions
+from .plugins.lifecycle import start_plugins, workspace_plugins
 from .records.query import QueryCompiler
 from .records.runtime import ObjectRuntime, build_runtime
 from .records.service import RecordService
@@ -89,7 +90,7 @@ class Workspace:
         read_url = os.environ.get("RAPPORT_READ_DATABASE_URL") or database_url
         self.read_engine: Engine = make_read_engine(read_url) if database_url.startswith("sqlite") \
             or read_url != database_url else self.engine
-        self.plugins = self._plugins(plugin_modules, plugin_dirs)
+        self.plugins = workspace_plugins(self.config, root, plugin_modules, plugin_dirs)
         self.types = FieldTypes(self.plugins.collect("register_field_types"), builtins=False)
         self.library: FunctionLibrary = default_library()
         for plugin, group in self.plugins.call_each("register_formula_functions"):
@@ -104,45 +105,8 @@ class Workspace:
         self.notifications = Notifications(self)
         self._state: _State | None = None
         self._lock = threading.Lock()
-        self._plugin_tables()
-        for impl in self.plugins.implementations("startup"):
-            try:
-                impl.function(workspace=self)
-            except Exception as exc:
-                self.plugins.drop(impl.plugin_name, str(exc) if isinstance(exc, RapportError)
-                                  else f"failed in startup: {type(exc).__name__}: {exc}")
+        start_plugins(self)
         self.actions = Actions(self)
-
-    def _plugins(self, modules: Iterable[Any], dirs: Iterable[str | Path]) -> RapportPluginManager:
-        """The plugins of this workspace: its plugins/ directory, the directories of the
-        config (``plugin_dirs``), of RAPPORT_PLUGINS_DIR and of ``dirs``, the bundled
-        plugins it enabled, installed ones; less those it disabled."""
-        settings = self.config.get("plugins") or {}
-        found: list[Path] = [self.root / "plugins"] if self.root else []
-        env = os.environ.get("RAPPORT_PLUGINS_DIR", "")
-        for d in [*settings.get("dirs", ()), *env.split(os.pathsep), *dirs]:
-            if d and Path(d) not in found:
-                found.append(Path(d) if Path(d).is_absolute() or not self.root
-                             else self.root / d)
-        return plugin_manager(found, list(modules),
-                              entry_points=self.config.get("entry_points", True),
-                              enabled=settings.get("enabled", ()),
-                              disabled=settings.get("disabled", ()))
-
-    def _plugin_tables(self) -> None:
-        """Create the tables plugins keep (``register_tables``) that do not exist yet."""
-        for plugin, tables in self.plugins.call_each("register_tables"):
-            if not tables:
-                continue
-            md = tables if isinstance(tables, MetaData) else None
-            if md is None:
-                md = MetaData()
-                for table in tables:
-                    table.to_metadata(md)
-            try:
-                md.create_all(self.engine, checkfirst=True)
-            except Exception as exc:
-                self.plugins.drop(plugin, f"cannot create its tables: {exc}")
 
     # -- opening ----------------------------------------------------------------------
 
