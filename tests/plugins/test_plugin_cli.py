@@ -81,6 +81,8 @@ def test_plugins_dir_option_worker_once_and_failures(tmp_path: Path, database_ur
     once = run(root, "--plugins-dir", str(extra), "worker", "--once", database_url=database_url)
     assert once.exit_code == 0, once.output
     assert "ticker.every_second" in once.output and "ran: " in once.output
+    listed = run(root, "--plugins-dir", str(extra), "plugins", "list", database_url=database_url)
+    assert "jobs: ticker.every_second (@every 1s, last run " in listed.output
     failures = run(root, "plugins", "failures", database_url=database_url)
     assert failures.exit_code == 0 and "no failed calls" in failures.output
 

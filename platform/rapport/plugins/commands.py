@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 
 from .manager import bundled_plugins
 
@@ -51,7 +52,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     plugin could not be loaded."""
     from ..cli import _errors
     from .failures import failures
-    from .scheduler import ensure_tables
+    from .scheduler import ensure_tables, jobs_of
 
     with _errors():
         ws = _ws(ctx)
@@ -59,8 +60,17 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         loaded = {i.name for i in infos}
         enabled = set((ws.config.get("plugins") or {}).get("enabled", ()))
         available = [n for n in sorted(bundled_plugins()) if n not in loaded | enabled]
-        ensure_tables(ws, "rapport_hook_failure")
+        ensure_tables(ws, "rapport_hook_failure", "rapport_job")
         pending = failures(ws)
+        jobs: dict[str, list[str]] = {}
+        with ws.engine.connect() as conn:
+            t = ws.table_of("rapport_job")
+            runs = {r.name: r for r in conn.execute(select(t))}
+        for job in jobs_of(ws):
+            run = runs.get(job.name)
+            last = f", last run {run.finished_at:%Y-%m-%d %H:%M} UTC: {run.status}" \
+                if run is not None and run.finished_at else ""
+            jobs.setdefault(job.plugin, []).append(f"{job.name} ({job.schedule.text}{last})")
         actions = {r.plugin: [] for r in ws.actions.all()}
         for r in ws.actions.all():
             actions[r.plugin].append(r.name)
@@ -68,7 +78,8 @@ def list_(ctx: click.Context, as_json: bool) -> None:
             click.echo(json.dumps({
                 "plugins": [{"name": i.name, "source": i.source, "location": i.location,
                              "loaded": i.loaded, "hooks": i.hooks, "error": i.error,
-                             "problems": i.problems, "actions": actions.get(i.name, [])}
+                             "problems": i.problems, "actions": actions.get(i.name, []),
+                             "jobs": jobs.get(i.name, [])}
                             for i in infos],
                 "available": available,
                 "failed_calls": len(pending)}, indent=2, ensure_ascii=False))
@@ -81,6 +92,8 @@ def list_(ctx: click.Context, as_json: bool) -> None:
                     click.echo(f"    hooks: {', '.join(i.hooks)}")
                 if actions.get(i.name):
                     click.echo(f"    actions: {', '.join(actions[i.name])}")
+                if jobs.get(i.name):
+                    click.echo(f"    jobs: {', '.join(jobs[i.name])}")
                 if i.error:
                     click.echo(f"    error: {i.error}")
                 for problem in i.problems:
