@@ -65,8 +65,13 @@ def test_warn_mode_saves_and_the_record_page_shows_the_duplicates(warned: Worksp
     assert 'id="duplicates-panel"' not in client.get(f"/o/account/{lonely['id']}").text
     overview = client.get("/x/duplicates").text
     assert "ACME, Inc." in overview and "Review and merge" in overview
+    form = client.get("/o/account/new")
+    made = client.post("/o/account/new", data={"name": "acme inc.",
+                                               "csrf_token": csrf_of(form.text)})
+    assert made.status_code == 200  # followed to the new record's page
+    assert "possible duplicate of ACME, Inc." in made.text and 'id="duplicates-panel"' in made.text
     api = client.get(f"/api/v1/x/duplicates/account/{second['id']}").json()
-    assert [d["id"] for d in api["data"]] == [first["id"]] and api["mode"] == "warn"
+    assert [d["id"] for d in api["data"]][:1] == [first["id"]] and api["mode"] == "warn"
 
 
 def test_an_import_reports_duplicates_in_warn_mode(warned: Workspace, tmp_path: Path) -> None:
