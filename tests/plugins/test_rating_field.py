@@ -74,6 +74,8 @@ def test_forms_lists_and_record_pages_show_stars(rated: Workspace) -> None:
     assert "★★★☆☆" in client.get(f"/o/supplier/{rid}").text
     listing = client.get("/o/supplier?f=quality&op=gte&v=3")
     assert "★★★☆☆" in listing.text and "Acme" in listing.text
+    row = client.get("/o/supplier/filter-row?f=quality&op=gte").text
+    assert 'inputmode="decimal"' in row  # a number to type
     refused = client.post("/o/supplier/new", data={"name": "Bad", "quality": "9",
                                                    "csrf_token": csrf_of(form.text)})
     assert refused.status_code == 422 and "from 1 to 5 stars" in refused.text

@@ -49,8 +49,9 @@ def filterable_fields(obj: ObjectDef) -> list[FieldDef]:
     return fields + [field_of(obj, n) for n in ("owner", "created_at", "updated_at")]  # type: ignore[misc]
 
 
-def filter_value_widget(f: FieldDef | None, op: str) -> str:
-    """The input a filter row shows for its value."""
+def filter_value_widget(f: FieldDef | None, op: str, numeric: bool = False) -> str:
+    """The input a filter row shows for its value (``numeric``: a plugin's field type whose
+    values are numbers)."""
     if f is None or op in NO_VALUE_OPS:
         return "none"
     if op == "in_period":
@@ -64,7 +65,8 @@ def filter_value_widget(f: FieldDef | None, op: str) -> str:
         return "boolean"
     if vt in {"date", "datetime"}:
         return "date"
-    if vt in {"integer", "decimal", "currency", "percent"} and op not in {"in", "not_in"}:
+    if (numeric or vt in {"integer", "decimal", "currency", "percent"}) \
+            and op not in {"in", "not_in"}:
         return "number"
     return "text"
 
@@ -83,7 +85,9 @@ class ListScreens(ObjectScreens):
         if f is not None and row.op not in ops:
             row.op = ops[0] if ops else ""
         return {"row": row, "index": index, "field": f, "ops": ops,
-                "value_widget": filter_value_widget(f, row.op)}
+                "value_widget": filter_value_widget(f, row.op, f is not None and f.value_type
+                                                    in self.ws.types and
+                                                    self.ws.types[f.value_type].numeric)}
 
     def list_context(self, request: Request, actor: Actor, obj: ObjectDef,
                      state: ListState) -> dict[str, Any]:
