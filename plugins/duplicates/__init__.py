@@ -103,10 +103,10 @@ def record_before_save(workspace: Any, object_name: str, record: dict[str, Any],
 
 @rapport.hookimpl
 def record_after_save(workspace: Any, object_name: str, record: dict[str, Any],
-                      connection: Any) -> None:
+                      previous: dict[str, Any] | None, connection: Any) -> None:
     check = _check(workspace, object_name)
     if check is not None:
-        index.store(connection, check, record)
+        index.store(connection, check, record, new=previous is None)
 
 
 @rapport.hookimpl

@@ -18,7 +18,6 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    tuple_,
 )
 
 from .rules import Check
@@ -29,7 +28,7 @@ KEYS = Table("duplicates_key", TABLES,
              Column("record_id", BigInteger, nullable=False),
              Column("rule", Text, nullable=False),
              Column("key", Text, nullable=False),
-             Index("ix_duplicates_key_lookup", "object", "rule", "key"),
+             Index("ix_duplicates_key_lookup", "key", "rule", "object"),
              Index("ix_duplicates_key_record", "object", "record_id"))
 STATE = Table("duplicates_state", TABLES,
               Column("object", Text, primary_key=True),
@@ -37,9 +36,11 @@ STATE = Table("duplicates_state", TABLES,
 BATCH = 2000
 
 
-def store(conn: Connection, check: Check, record: Mapping[str, Any]) -> None:
+def store(conn: Connection, check: Check, record: Mapping[str, Any], new: bool = False) -> None:
+    """The record's keys (``new``: it has none yet, nothing to replace)."""
     name, rid = check.obj.name, record["id"]
-    conn.execute(delete(KEYS).where(KEYS.c.object == name, KEYS.c.record_id == rid))
+    if not new:
+        conn.execute(delete(KEYS).where(KEYS.c.object == name, KEYS.c.record_id == rid))
     rows = [{"object": name, "record_id": rid, "rule": rule, "key": key}
             for rule, key in check.keys(record).items()]
     if rows:
@@ -55,12 +56,14 @@ def matches(conn: Connection, check: Check, keys: Mapping[str, str],
     """{record id: the rules it matches on} for records sharing one of ``keys``."""
     if not keys:
         return {}
-    stmt = select(KEYS.c.record_id, KEYS.c.rule).where(
-        KEYS.c.object == check.obj.name,
-        tuple_(KEYS.c.rule, KEYS.c.key).in_(list(keys.items())))
+    # by key alone, the rest checked here: with the object or the rule in the condition,
+    # SQLite's planner walks every key row of the object instead of the key index
+    wanted = {(check.obj.name, rule, key) for rule, key in keys.items()}
+    stmt = select(KEYS.c.record_id, KEYS.c.object, KEYS.c.rule, KEYS.c.key).where(
+        KEYS.c.key.in_(sorted({key for _o, _r, key in wanted})))
     found: dict[int, list[str]] = {}
-    for rid, rule in conn.execute(stmt):
-        if rid != exclude:
+    for rid, obj, rule, key in conn.execute(stmt):
+        if rid != exclude and (obj, rule, key) in wanted:
             found.setdefault(rid, []).append(rule)
     return found
 
