@@ -134,3 +134,21 @@ def test_installed_cli_works_outside_the_checkout(installed: dict[str, Path]) ->
     assert "1 created" in out
     out = _run([rapport, "export", "opportunity"], cwd=cwd, env=home).stdout
     assert "Packaged deal" in out
+
+
+def test_installed_package_enables_its_bundled_plugins(installed: dict[str, Path]) -> None:
+    venv, cwd, tmp = installed["venv"], installed["cwd"], installed["tmp"]
+    rapport = venv / "bin" / "rapport"
+    env = _clean_env(venv)
+    ws = tmp / "plugged"
+    _run([rapport, "init", ws], cwd=cwd, env=env)
+    home = {**env, "RAPPORT_HOME": str(ws)}
+    out = _run([rapport, "plugins", "list"], cwd=cwd, env=home).stdout
+    assert "bundled, not enabled: duplicates, public_pool, rating, webhooks" in out
+    for name in ("webhooks", "duplicates", "public_pool", "rating"):
+        out = _run([rapport, "plugins", "enable", name], cwd=cwd, env=home).stdout
+        assert f"plugin {name} enabled" in out
+    out = _run([rapport, "plugins", "list"], cwd=cwd, env=home).stdout
+    assert "_bundled/plugins/webhooks" in out and "FAILED" not in out
+    out = _run([rapport, "worker", "--once"], cwd=cwd, env=home).stderr
+    assert "webhooks.deliver" in out and "public_pool.return_idle" in out

@@ -22,7 +22,8 @@ def _workspace(ctx: click.Context) -> Any:
     from .workspace import Workspace
 
     obj = ctx.find_root().obj or {}
-    return Workspace.open(obj.get("workspace"), obj.get("database"))
+    return Workspace.open(obj.get("workspace"), obj.get("database"),
+                          plugin_dirs=obj.get("plugins_dirs", ()))
 
 
 @contextmanager
@@ -55,11 +56,16 @@ def _progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
               help="Workspace directory (default: the current directory).")
 @click.option("--database", envvar="RAPPORT_DATABASE_URL", help="Database URL (overrides the "
               "workspace's).")
+@click.option("--plugins-dir", "plugins_dirs", multiple=True,
+              type=click.Path(file_okay=False, exists=True),
+              help="Load the plugins in this directory too (repeatable).")
 @click.version_option(package_name="rapport")
 @click.pass_context
-def main(ctx: click.Context, workspace: str | None, database: str | None) -> None:
+def main(ctx: click.Context, workspace: str | None, database: str | None,
+         plugins_dirs: tuple[str, ...]) -> None:
     """Rapport: a low-code CRM platform."""
-    ctx.obj = {"workspace": workspace, "database": database}
+    ctx.obj = {"workspace": workspace, "database": database,
+               "plugins_dirs": [str(Path(d).resolve()) for d in plugins_dirs]}
 
 
 @main.command()
@@ -206,6 +212,8 @@ def import_(ctx: click.Context, object_name: str, file: str, upsert_key: str | N
             click.echo(f"nothing imported: {len(report.errors)} bad row(s) "
                        "(fix them, or use --skip-invalid)", err=True)
             sys.exit(1)
+        for warning in report.warnings[:200]:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(f"{report.created} created, {report.updated} updated"
                    + (f", {len(report.errors)} skipped" if report.errors else ""))
 
@@ -236,20 +244,30 @@ def export(ctx: click.Context, object_name: str, fmt: str, output: str | None) -
             write_csv(header, rows, sys.stdout)
 
 
-def _serve(ws: Any, host: str, port: int, workers: int) -> None:
+def _serve(ws: Any, host: str, port: int, workers: int, scheduler: bool = True,
+           plugins_dirs: list[str] | None = None) -> None:
     import uvicorn
 
+    for info in ws.plugins.infos:
+        if not info.loaded:
+            click.echo(f"warning: plugin {info.name} not loaded: {info.error}", err=True)
     if workers > 1:
         # each worker process opens the workspace itself (the app factory reads the env)
         os.environ["RAPPORT_HOME"] = str(ws.root)
         os.environ["RAPPORT_DATABASE_URL"] = ws.database_url
+        os.environ["RAPPORT_SCHEDULER"] = "1" if scheduler else "0"
+        if plugins_dirs:
+            os.environ["RAPPORT_PLUGINS_DIR"] = os.pathsep.join(
+                [*filter(None, os.environ.get("RAPPORT_PLUGINS_DIR", "").split(os.pathsep)),
+                 *plugins_dirs])
         ws.close()
         uvicorn.run("rapport.web.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="info", proxy_headers=True)
         return
     from .web.app import create_app
 
-    uvicorn.run(create_app(ws), host=host, port=port, log_level="info", proxy_headers=True)
+    uvicorn.run(create_app(ws, scheduler=scheduler), host=host, port=port, log_level="info",
+                proxy_headers=True)
 
 
 @main.command()
@@ -257,13 +275,22 @@ def _serve(ws: Any, host: str, port: int, workers: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (they share nothing but the database).")
+@click.option("--plugins-dir", "plugins_dirs", multiple=True,
+              type=click.Path(file_okay=False, exists=True),
+              help="Load the plugins in this directory too (repeatable).")
+@click.option("--no-scheduler", is_flag=True,
+              help="Do not run scheduled jobs here (run 'rapport worker' instead).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
-    """Serve the screens and the REST API."""
+def serve(ctx: click.Context, host: str, port: int, workers: int,
+          plugins_dirs: tuple[str, ...], no_scheduler: bool) -> None:
+    """Serve the screens and the REST API; every worker also runs the scheduled jobs."""
     with _errors():
+        obj = ctx.find_root().obj
+        obj["plugins_dirs"] = [*obj.get("plugins_dirs", ()),
+                               *(str(Path(d).resolve()) for d in plugins_dirs)]
         ws = _workspace(ctx)
         click.echo(f"Rapport on http://{host}:{port}/ (workspace {ws.root})", err=True)
-        _serve(ws, host, port, workers)
+        _serve(ws, host, port, workers, not no_scheduler, obj["plugins_dirs"])
 
 
 DEMO_ADMIN = ("admin@example.com", "rapport-demo")
@@ -341,6 +368,15 @@ def user_token(ctx: click.Context, email: str, read_only: bool, label: str | Non
         ws = _workspace(ctx)
         click.echo(create_token(ws, email, label, "read" if read_only else "read_write"))
 
+
+def _add_plugin_commands() -> None:
+    from .plugins.commands import plugins, worker
+
+    main.add_command(plugins)
+    main.add_command(worker)
+
+
+_add_plugin_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import partial
@@ -283,9 +284,12 @@ class FieldType:
 
     ``column(field)`` returns the SQLAlchemy type of the column; ``coerce(field, value)``
     returns the stored Python value or raises :class:`CoercionError` with a message;
-    ``widget`` names the form widget template (``fields/<widget>.html``); ``display``
-    formats a value for screens (None: the default rendering); ``operators`` the filter
-    operators the type accepts.
+    ``widget`` names the form widget (a built-in one, or a plugin's template
+    ``fields/<widget>.html``); ``display(field, value)`` formats a value as text for
+    screens, reports and exports (None: the default rendering); ``operators`` the filter
+    operators the type accepts. For the designer: ``label`` (per locale),
+    ``description``, and ``settings``, the JSON Schema properties of what a field of the
+    type may set in its ``settings`` (with their labels and defaults).
     """
 
     name: str
@@ -294,6 +298,10 @@ class FieldType:
     widget: str = "text"
     display: Callable[[FieldDef, Any], str] | None = None
     operators: tuple[str, ...] = ("eq", "ne", "in", "not_in", "is_blank", "is_not_blank")
+    label: Mapping[str, str] | str | None = None
+    description: Mapping[str, str] | str | None = None
+    settings: Mapping[str, Any] = dc_field(default_factory=dict)
+    numeric: bool = False        # its values are numbers: right-aligned, summable in reports
 
 
 TEXT_OPS = ("eq", "ne", "in", "not_in", "contains", "startswith", "is_blank", "is_not_blank")
@@ -468,8 +476,10 @@ _FAST: dict[Callable[..., Any], Callable[[FieldDef], Coercer]] = {
 class FieldTypes:
     """The field types a workspace knows: built-ins plus those plugins register."""
 
-    def __init__(self, extra: Iterable[FieldType] = ()):
-        self._types = {t.name: t for t in builtin_types()}
+    def __init__(self, extra: Iterable[FieldType] = (), builtins: bool = True):
+        """The built-in types (unless ``builtins`` is false: a workspace receives them from
+        its built-in plugin like any other), then ``extra``."""
+        self._types = {t.name: t for t in builtin_types()} if builtins else {}
         for t in extra:
             self._types[t.name] = t
 

@@ -28,7 +28,9 @@ from .formulas import FunctionLibrary, default_library
 from .meta.loader import Document, build, documents_from_json, fold_extensions, read_paths
 from .meta.model import Definition, MetadataSet, ObjectDef
 from .meta.validate import validate_documents
-from .plugins import plugin_manager
+from .plugins import SCRATCH
+from .plugins.actions import Actions
+from .plugins.lifecycle import start_plugins, workspace_plugins
 from .records.query import QueryCompiler
 from .records.runtime import ObjectRuntime, build_runtime
 from .records.service import RecordService
@@ -80,7 +82,8 @@ def find_root(start: str | Path | None = None) -> Path:
 
 class Workspace:
     def __init__(self, database_url: str, root: Path | None = None,
-                 config: Mapping[str, Any] | None = None, plugin_modules: Iterable[Any] = ()):
+                 config: Mapping[str, Any] | None = None, plugin_modules: Iterable[Any] = (),
+                 plugin_dirs: Iterable[str | Path] = ()):
         self.root = root
         self.config = dict(config or {})
         self.database_url = database_url
@@ -89,16 +92,14 @@ class Workspace:
         read_url = os.environ.get("RAPPORT_READ_DATABASE_URL") or database_url
         self.read_engine: Engine = make_read_engine(read_url) if database_url.startswith("sqlite") \
             or read_url != database_url else self.engine
-        dirs = [root / "plugins"] if root else []
-        self.plugins = plugin_manager(dirs, list(plugin_modules),
-                                      entry_points=self.config.get("entry_points", True))
-        extra_types = [t for group in self.plugins.hook.register_field_types() for t in group or ()]
-        self.types = FieldTypes(extra_types)
-        functions: dict[str, Any] = {}
-        for group in self.plugins.hook.register_formula_functions():
-            functions.update(group or {})
-        self.library: FunctionLibrary = default_library().extend(functions) if functions \
-            else default_library()
+        self.plugins = workspace_plugins(self.config, root, plugin_modules, plugin_dirs)
+        self.types = FieldTypes(self.plugins.collect("register_field_types"), builtins=False)
+        self.library: FunctionLibrary = default_library()
+        for plugin, group in self.plugins.call_each("register_formula_functions"):
+            try:
+                self.library = self.library.extend(group or {})
+            except RapportError as exc:  # a clash or a bad function: that plugin's are left out
+                self.plugins.note(plugin, "register_formula_functions", exc)
         self.records = RecordService(self)
         self.workflows = Workflows(self)
         self.approvals = Approvals(self)
@@ -106,7 +107,8 @@ class Workspace:
         self.notifications = Notifications(self)
         self._state: _State | None = None
         self._lock = threading.Lock()
-        self.plugins.hook.startup(workspace=self)
+        start_plugins(self)
+        self.actions = Actions(self)
 
     # -- opening ----------------------------------------------------------------------
 
@@ -172,7 +174,8 @@ class Workspace:
             _SYSTEM.create_all(conn, checkfirst=True)
 
     def close(self) -> None:
-        self.plugins.hook.shutdown(workspace=self)
+        for _plugin, _result in self.plugins.call_each("shutdown", workspace=self):
+            pass
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
@@ -262,11 +265,15 @@ class Workspace:
                 if sqlite and not foreign_keys:
                     conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
                 callbacks = conn.info.pop("rapport_after_commit", [])
+                # connection.info stays with the pooled connection: nothing of this
+                # transaction may reach the next one (a rollback flag set before an error)
+                conn.info.pop(SCRATCH, None)
+                conn.info.pop("rapport_rollback", None)
         for callback in callbacks:
             try:
                 callback()
-            except Exception:  # the write has happened; a failing after-commit hook is logged
-                log.exception("after-commit hook failed")
+            except Exception:  # the write has happened; plugins' failures are kept to retry
+                log.exception("after-commit callback failed")
 
     @contextmanager
     def within(self, conn: Connection | None) -> Iterator[Connection]:

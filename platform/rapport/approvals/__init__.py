@@ -226,7 +226,8 @@ class Approvals(RequestViews):
               **kwargs: Any) -> None:
         hook = getattr(self.ws.plugins.hook, name)
         if hook.get_hookimpls():
-            hook(workspace=self.ws, request=self._full(c, [dict(req)])[0], user=actor, **kwargs)
+            hook(workspace=self.ws, request=self._full(c, [dict(req)])[0], user=actor,
+                 connection=c, **kwargs)
 
     def _notify(self, c: Connection, req: Mapping[str, Any], users: Sequence[int | None],
                 kind: str, message: str, actor: Actor, **data: Any) -> None:

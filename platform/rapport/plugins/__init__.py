@@ -1,52 +1,100 @@
-"""The plugin system: hook specs and the plugin manager."""
+"""The plugin system: hook specs, the plugin manager, and what plugins hand back (record
+actions, record page panels, scheduled jobs). docs/plugins.md is the guide."""
 
 from __future__ import annotations
 
-import importlib.metadata
-import logging
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-import pluggy
-
-from . import hookspecs
+from ..meta.model import Label
 from .hookspecs import hookimpl
-
-log = logging.getLogger("rapport.plugins")
-
-
-def plugin_manager(plugin_dirs: list[Path] | None = None,
-                   modules: list[ModuleType] | None = None,
-                   entry_points: bool = True) -> pluggy.PluginManager:
-    """A new plugin manager with the hook specs and the plugins found."""
-    pm = pluggy.PluginManager("rapport")
-    pm.add_hookspecs(hookspecs)
-    for module in modules or ():
-        pm.register(module)
-    if entry_points:
-        for ep in importlib.metadata.entry_points(group="rapport"):
-            pm.register(ep.load(), name=ep.name)
-    for directory in plugin_dirs or ():
-        _load_dir(pm, directory)
-    pm.check_pending()
-    return pm
+from .manager import PluginError, PluginInfo, RapportPluginManager, plugin_manager
 
 
-def _load_dir(pm: pluggy.PluginManager, directory: Path) -> None:
-    import importlib.util
+@dataclass(frozen=True)
+class Action:
+    """A record action: a button on the record page (``record``) and a bulk action on the
+    list (``bulk``) of the objects it applies to.
 
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        name = f"rapport_plugin_{path.stem}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            continue
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        pm.register(module, name=path.stem)
+    ``run(workspace, object_name, records, user, connection)`` (any of these keywords)
+    changes the records through ``workspace.records`` with the ``connection`` given, and
+    returns the message shown to the user (a string or a label per locale), or None.
+    ``objects``: the objects it applies to (None: every object that is not a system
+    object). ``roles``: the roles that may run it (None: whoever may edit the object).
+    ``available(record)``: whether the button is shown for a record (and whether a
+    record may be part of a run). ``confirm``: a question asked before it runs."""
+
+    name: str
+    label: Label
+    run: Callable[..., Any]
+    objects: tuple[str, ...] | None = None
+    record: bool = True
+    bulk: bool = True
+    roles: tuple[str, ...] | None = None
+    available: Callable[[Mapping[str, Any]], bool] | None = None
+    confirm: Label | None = None
+    style: str = "secondary"        # secondary, primary or danger
+    description: Label | None = None
 
 
-__all__ = ["hookimpl", "plugin_manager"]
+@dataclass(frozen=True)
+class Panel:
+    """A box beside a record on its page: ``template`` (found in the plugin's template
+    directories) is rendered with ``context`` plus what every page has (``record``,
+    ``obj``, ``t``, ``csrf_token``...)."""
+
+    title: Label
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job: ``run(workspace)`` on ``schedule`` (a cron expression, ``@hourly``,
+    ``@daily`` or ``@every 30s``), once per tick across every worker. ``lease_seconds``:
+    how long a worker that died while running it keeps the tick."""
+
+    name: str
+    schedule: str
+    run: Callable[..., Any]
+    lease_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """An entry of the sidebar (under "Extensions"); ``admin``: shown to admins only."""
+
+    label: Label
+    href: str
+    admin: bool = True
+
+
+SCRATCH = "rapport_scratch"
+
+
+def scratch(connection: Any) -> dict[str, Any]:
+    """A dict that lives as long as the connection's transaction (``connection.info``
+    outlives it: the pool keeps it with the connection): what a hook remembers between
+    the rows of one import, say."""
+    return connection.info.setdefault(SCRATCH, {})
+
+
+def warn(connection: Any, message: str) -> None:
+    """A warning about the write in progress (it goes ahead): a CSV import reports it."""
+    scratch(connection).setdefault("warnings", []).append(str(message)[:500])
+
+
+def warnings(connection: Any) -> list[str]:
+    return list(scratch(connection).get("warnings", ()))
+
+
+def settings(workspace: Any, plugin: str) -> dict[str, Any]:
+    """A plugin's settings: ``"plugin_settings": {"<plugin>": {...}}`` in rapport.json."""
+    value = (workspace.config.get("plugin_settings") or {}).get(plugin) or {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+__all__ = ["Action", "Job", "NavLink", "Panel", "PluginError", "PluginInfo", "RapportPluginManager",
+           "hookimpl", "plugin_manager", "scratch", "settings", "warn", "warnings"]

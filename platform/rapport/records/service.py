@@ -405,7 +405,7 @@ class RecordService:
                     resolver.prefetch(f.target, linked)
             self._defaults_rows(rt, plan, records, resolver, problems, actor)
             if self._hooked("record_before_save"):
-                self._before_save_rows(rt, records, problems, actor)
+                self._before_save_rows(c, rt, records, problems, actor)
             staged = bool(self.ws.workflows.of(rt.name))
             valid = [i for i, p in enumerate(problems) if p is None]
             if staged:
@@ -479,14 +479,14 @@ class RecordService:
             if p:
                 self._check_rest(rt, record, p, actor.locale)
 
-    def _before_save_rows(self, rt: ObjectRuntime, records: list[dict[str, Any]],
+    def _before_save_rows(self, c: Connection, rt: ObjectRuntime, records: list[dict[str, Any]],
                           problems: list[list[FieldProblem] | None], actor: Actor) -> None:
         for i, record in enumerate(records):
             if problems[i]:
                 continue
             try:
                 self._hook("record_before_save", object_name=rt.name, record=record,
-                           previous=None, user=actor)
+                           previous=None, user=actor, connection=c)
             except ValidationError as exc:  # refuses this row (the others are reported too)
                 problems[i] = list(exc.problems)
                 continue
@@ -607,10 +607,11 @@ class RecordService:
                       previous: dict[str, Any] | None, actor: Actor) -> None:
         if not self.ws.plugins.hook.record_after_commit.get_hookimpls():
             return
+        from ..plugins.failures import after_commit
+
         snapshot = dict(record)
         c.info.setdefault("rapport_after_commit", []).append(
-            lambda: self._hook("record_after_commit", object_name=object_name, record=snapshot,
-                               previous=previous, user=actor))
+            lambda: after_commit(self.ws, object_name, snapshot, previous, actor))
 
     # -- update ---------------------------------------------------------------------------
 
@@ -645,7 +646,7 @@ class RecordService:
             if not locked_ok:  # moved under another master: that one may be locked too
                 self.ws.approvals.check_masters_unlocked(c, rt.name, [record], actor)
             self._hook("record_before_save", object_name=rt.name, record=record,
-                       previous=previous, user=actor)
+                       previous=previous, user=actor, connection=c)
             for key in ("id", "version", "created_at", "created_by"):
                 record[key] = previous[key]
             resolver = _Resolver(self, c)
@@ -708,7 +709,8 @@ class RecordService:
                 raise NotFound(f"no {object_name} with id {rid}")
             record = dict(row._mapping)
             self.ws.approvals.check_unlocked(c, rt.name, record, actor)
-            self._hook("record_before_delete", object_name=rt.name, record=record, user=actor)
+            self._hook("record_before_delete", object_name=rt.name, record=record, user=actor,
+                       connection=c)
             cleared: list[tuple[ObjectDef, list[int]]] = []
             for child, link in self.ws.meta.children_of(rt.name):
                 ct = self.ws.table(child.name)
@@ -739,7 +741,8 @@ class RecordService:
                                     "new_value": None, "user_id": actor.id, "at": now_utc()}])
             self._rollups_for(c, rt, [], [record])
             self.ws.approvals.on_delete(c, rt.name, record, actor)
-            self._hook("record_after_delete", object_name=rt.name, record=record, user=actor)
+            self._hook("record_after_delete", object_name=rt.name, record=record, user=actor,
+                       connection=c)
             return record
 
     def _cascaded(self, c: Connection, name: str, ids: list[int],

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..errors import FieldProblem, RapportError, ValidationError
 from ..meta.model import SYSTEM_FIELDS, ObjectDef
+from ..plugins import warnings
 from .actor import SYSTEM, Actor
 from .service import to_json
 
@@ -37,6 +38,7 @@ class ImportReport:
     updated: int = 0
     rows: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)   # (line, message)
+    warnings: list[str] = field(default_factory=list)  # from plugins (a possible duplicate)
 
     @property
     def ok(self) -> bool:
@@ -167,6 +169,7 @@ def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor =
             conn.info["rapport_rollback"] = True
             return report
         report.created = result.created
+        report.warnings = warnings(conn)
     return report
 
 
@@ -207,9 +210,11 @@ def _upsert(ws: Workspace, obj: ObjectDef, records: list[dict[str, Any]], lines:
             report.errors.append((lines[creates[index][0]], _describe(problems)))
         report.errors.sort()
         report.created = result.created
+        report.warnings = warnings(conn)
         if report.errors and not skip_invalid:
             conn.info["rapport_rollback"] = True
             report.created = report.updated = 0
+            report.warnings = []
 
 
 # -- export ----------------------------------------------------------------------------------

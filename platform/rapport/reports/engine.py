@@ -523,6 +523,9 @@ class ReportCompiler:
                 labels[v] = str(titles.get(v) or f"#{v}")
             elif f is not None and f.value_type == "boolean":
                 labels[v] = yes if v else no
+            elif f is not None and f.value_type in self.compiler.types \
+                    and self.compiler.types[f.value_type].display is not None:
+                labels[v] = self.compiler.types[f.value_type].display(f, v)  # a plugin's type
             elif isinstance(v, date):
                 labels[v] = v.isoformat()
             else:

@@ -98,6 +98,30 @@ def system_tables(md: MetaData) -> None:
     Table("rapport_data_version", md,                  # storage/versions.py
           Column("name", Text, primary_key=True),       # a table written
           Column("version", BIGINT, nullable=False))    # moved on by every write transaction
+    Table("rapport_job", md,                           # scheduled jobs: one lease row each
+          Column("name", Text, primary_key=True),
+          Column("tick_at", UTCDateTime),              # the start of the last tick claimed
+          Column("holder", Text),                      # the worker that claimed it
+          Column("lease_until", UTCDateTime),          # NULL once the run finished
+          Column("started_at", UTCDateTime),
+          Column("finished_at", UTCDateTime),
+          Column("status", Text),                      # running, ok, failed
+          Column("last_error", Text),
+          Column("runs", Integer, nullable=False, default=0))
+    Table("rapport_hook_failure", md,                  # after-commit hook calls to retry
+          Column("id", BIGINT, primary_key=True, autoincrement=True),
+          Column("plugin", Text, nullable=False),
+          Column("hook", Text, nullable=False),
+          Column("object", Text),
+          Column("record_id", BIGINT),
+          Column("arguments", Text, nullable=False),   # JSON
+          Column("error", Text, nullable=False),
+          Column("attempts", Integer, nullable=False),
+          Column("status", Text, nullable=False),      # pending, done, dead
+          Column("created_at", UTCDateTime, nullable=False),
+          Column("next_attempt_at", UTCDateTime),
+          Column("resolved_at", UTCDateTime),
+          Index("ix_rapport_hook_failure_due", "status", "next_attempt_at"))
     approval_tables(md)
 
 

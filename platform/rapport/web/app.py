@@ -58,19 +58,23 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(ws: Workspace) -> Starlette:
+def create_app(ws: Workspace, scheduler: bool = False) -> Starlette:
+    """The app of one workspace. ``scheduler``: this process also runs the plugins'
+    scheduled jobs (``rapport serve``), started and stopped with the app's lifespan."""
+    from .plugin_support import ActionsApi, plugin_static_routes
     from .screens import Screens
 
     authenticator = Authenticator(ws)
     api = Api(ws, authenticator.actor)
     approvals_api = ApprovalsApi(api)
     screens = Screens(ws, authenticator)
-    plugin_routes = [r for group in ws.plugins.hook.register_routes(workspace=ws) for r in group or ()]
+    plugin_routes = ws.plugins.collect("register_routes", workspace=ws, screens=screens)
     routes = [
-        Mount("/api/v1", routes=[*api.routes(), *approvals_api.routes(),
-                                 *ReportsApi(api).routes()]),
+        *plugin_routes,  # under /x/<plugin>/ and /api/v1/x/<plugin>/: they shadow nothing
+        Mount("/api/v1", routes=[*ActionsApi(api).routes(), *api.routes(),
+                                 *approvals_api.routes(), *ReportsApi(api).routes()]),
+        *plugin_static_routes(ws),
         Mount("/static", app=StaticFiles(directory=bundled("ui") / "static"), name="static"),
-        *plugin_routes,
         *screens.routes(),
     ]
     secure = os.environ.get("RAPPORT_SECURE_COOKIES", "") in {"1", "true"}
@@ -93,7 +97,14 @@ def create_app(ws: Workspace) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        jobs = None
+        if scheduler:
+            from ..plugins.scheduler import Scheduler
+
+            jobs = Scheduler(ws).start()
         yield
+        if jobs is not None:
+            jobs.stop()
         ws.close()
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers={
@@ -112,4 +123,4 @@ def _require_secret() -> str:
 def app_from_env() -> Any:
     """The app for ``uvicorn --factory`` (``rapport serve --workers N``): the workspace
     comes from RAPPORT_HOME / RAPPORT_DATABASE_URL."""
-    return create_app(Workspace.open())
+    return create_app(Workspace.open(), scheduler=os.environ.get("RAPPORT_SCHEDULER") == "1")

@@ -239,6 +239,8 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
     paths["/api/v1/openapi.json"] = {"get": {"operationId": "openapi", "tags": ["meta"],
                                              "responses": _responses("200", {"type": "object"})}}
     _approval_paths(paths, schemas, sorted(meta.objects), id_param)
+    _action_paths(paths, sorted(meta.objects), sorted(r.name for r in ws.actions.all()),
+                  id_param)
     _report_paths(paths, schemas, sorted(meta.reports), flags, change)
     return {
         "openapi": "3.1.0",
@@ -319,6 +321,38 @@ def _approval_schemas() -> dict[str, Any]:
             "data": {"type": "object"}, "created_at": when,
             "read_at": _null("string", format="date-time")}},
     }
+
+
+def _action_paths(paths: dict[str, Any], objects: list[str], actions: list[str],
+                  id_param: dict[str, Any]) -> None:
+    """The record actions plugins register (``register_actions``)."""
+    obj = {"name": "object", "in": "path", "required": True,
+           "schema": {"type": "string", "enum": objects}}
+    result = {"type": "object", "required": ["message", "count", "ids"], "properties": {
+        "message": {"type": "string"}, "count": {"type": "integer"},
+        "ids": {"type": "array", "items": {"type": "integer"}}}}
+    paths["/api/v1/records/{object}/actions"] = {"parameters": [obj], "get": {
+        "operationId": "list_actions", "tags": ["actions"],
+        "responses": _responses("200", {"type": "object", "properties": {"data": {
+            "type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "label": {"type": "string"},
+                "plugin": {"type": "string"}, "record": {"type": "boolean"},
+                "bulk": {"type": "boolean"}}}}}}, "404")}}
+    if not actions:
+        return
+    action = {"name": "action", "in": "path", "required": True,
+              "schema": {"type": "string", "enum": actions}}
+    paths["/api/v1/records/{object}/actions/{action}"] = {"parameters": [obj, action], "post": {
+        "operationId": "run_bulk_action", "tags": ["actions"],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["ids"], "properties": {"ids": {
+                "type": "array", "items": {"type": "integer", "minimum": 1},
+                "maxItems": 500}}}}}},
+        "responses": _responses("200", result, "404", "409", "412", "422")}}
+    paths["/api/v1/records/{object}/{id}/actions/{action}"] = {
+        "parameters": [obj, id_param, action], "post": {
+            "operationId": "run_record_action", "tags": ["actions"],
+            "responses": _responses("200", result, "404", "409", "412", "422")}}
 
 
 def _approval_paths(paths: dict[str, Any], schemas: dict[str, Any], objects: list[str],

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from ..auth.users import authenticate
 from ..errors import RapportError
 from ..meta.model import label_text
+from ..plugins import NavLink
 from ..records.actor import Actor
 from ..resources import bundled
 from ..workspace import Workspace
@@ -39,16 +40,31 @@ class Screens:
     def __init__(self, ws: Workspace, authenticator: Authenticator):
         self.ws = ws
         self.auth = authenticator
-        dirs = [d for group in ws.plugins.hook.register_template_dirs() for d in group or ()]
+        dirs = [str(d) for d in ws.plugins.collect("register_template_dirs")]
+        self.plugin_nav = [link for link in ws.plugins.collect("register_nav_links",
+                                                               workspace=ws)
+                           if isinstance(link, NavLink)]
         self.env = Environment(
             loader=ChoiceLoader([FileSystemLoader([*dirs, str(bundled("ui") / "templates")])]),
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(label_text=label_text, LOCALES=LOCALES, cell_html=cell_html,
+                                has_widget=self.has_widget,
                                 datetime_text=format_datetime,
                                 safe_color=lambda c: c if isinstance(c, str) and COLOR.match(c) else None)
 
     # -- helpers ----------------------------------------------------------------------
+
+    def has_widget(self, kind: str) -> bool:
+        """Whether a plugin's template ``fields/<kind>.html`` draws this form widget."""
+        cache = self.__dict__.setdefault("_widgets", {})
+        if kind not in cache:
+            try:
+                self.env.get_template(f"fields/{kind}.html")
+                cache[kind] = True
+            except Exception:
+                cache[kind] = False
+        return bool(cache[kind])
 
     def locale(self, request: Request, actor: Actor | None = None) -> str:
         chosen = request.session.get("locale") or (actor.locale if actor else None)
@@ -87,15 +103,17 @@ class Screens:
         partial = is_partial(request)
         flashes = [] if partial else list(request.session.pop(FLASH_KEY, None) or [])
         currency = self.currency()
+        types = self.ws.types
         titles = context.get("titles") or {}
         if actor is not None and not partial:  # the shell's badges (a fragment has no shell)
             context = {**self.badges(actor), **context}
         html = self.env.get_template(template).render(
             request=request, actor=actor, locale=locale, meta=meta, nav=nav,
             t=lambda key, **kw: translate(locale, key, **kw),
-            show=lambda f, value: cell(f, value, locale, titles, currency),
-            cell_for=lambda f, value, other: cell(f, value, locale, other, currency),
+            show=lambda f, value: cell(f, value, locale, titles, currency, types),
+            cell_for=lambda f, value, other: cell(f, value, locale, other, currency, types),
             currency=currency, csrf_token=csrf_token(request), htmx=partial, partial=partial,
+            plugin_nav=self.plugin_nav,
             flashes=flashes, current_path=request.url.path, **context)
         response = HTMLResponse(html, status_code=status, headers=headers)
         response.headers["vary"] = "HX-Request"

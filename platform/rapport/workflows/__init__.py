@@ -348,7 +348,8 @@ class Workflows:
                                        user_id=actor.id))
             self._notify_owner(c, rt, wf, record, move, actor)
             self.ws.records._hook("stage_after_transition", object_name=rt.name, record=record,
-                                  from_stage=move.from_stage, to_stage=move.to_stage, user=actor)
+                                  from_stage=move.from_stage, to_stage=move.to_stage, user=actor,
+                                  connection=c)
 
     def _notify_owner(self, c: Connection, rt: ObjectRuntime, wf: StageWorkflow,
                       record: Mapping[str, Any], move: Move, actor: Actor) -> None:

@@ -12,10 +12,12 @@ if TYPE_CHECKING:
 
 def object_routes(screens: Screens) -> list[BaseRoute]:
     """Every ``/o/...`` route; fixed words (new, kanban, count...) before ``{id:int}``."""
+    from .actions import ActionScreens
     from .forms import FormScreens
     from .kanban import KanbanScreens
     from .lists import ListScreens
     from .records import RecordScreens
 
     return [*ListScreens(screens).routes(), *KanbanScreens(screens).routes(),
-            *FormScreens(screens).routes(), *RecordScreens(screens).routes()]
+            *FormScreens(screens).routes(), *ActionScreens(screens).routes(),
+            *RecordScreens(screens).routes()]

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...errors import Conflict, FieldProblem, StaleVersion, ValidationError
 from ...meta.model import FieldDef, ObjectDef
+from ...plugins import warnings
 from ...records.actor import Actor
 from ...records.query import Cond, Query
 from .approvals import locked_for, refusal
@@ -90,11 +91,11 @@ class FormScreens(ObjectScreens):
         locale = self.screens.locale(request, actor)
         sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, True), locale)
         problems = list(sent.problems)
-        record = None
+        record, warned = None, []
         if not problems:
             try:
-                record = await run_in_threadpool(self.ws.records.create, obj.name, sent.values,
-                                                 self.screens.acting(request, actor))
+                record, warned = await run_in_threadpool(
+                    self._create, obj, sent.values, self.screens.acting(request, actor))
             except ValidationError as exc:
                 problems = exc.problems
             except Conflict as exc:
@@ -106,7 +107,16 @@ class FormScreens(ObjectScreens):
         self.screens.flash(request, self.screens.t(
             request, "form.created", object=obj.display_label(locale),
             title=record_title(obj, record)))
+        for warning in warned[:3]:  # a plugin's (a possible duplicate)
+            self.screens.flash(request, warning, "error")
         return RedirectResponse(f"/o/{obj.name}/{record['id']}", 303)
+
+    def _create(self, obj: ObjectDef, values: dict[str, Any], actor: Actor
+                ) -> tuple[dict[str, Any], list[str]]:
+        """The new record, and the warnings plugins gave about it."""
+        with self.ws.transaction() as conn:
+            record = self.ws.records.create(obj.name, values, actor, conn=conn)
+            return record, warnings(conn)
 
     # -- edit -----------------------------------------------------------------------------
 

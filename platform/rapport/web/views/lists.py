@@ -21,6 +21,7 @@ from ...records.query import MAX_LIMIT, PERIODS, Page, Query
 from ...records.service import to_json
 from ...records.transfer import safe_cell, write_csv, write_xlsx
 from ..screens import is_partial
+from .actions import ACTION_PREFIX, ActionScreens
 from .base import ObjectScreens
 from .querystate import NO_VALUE_OPS, PAGE_SIZES, FilterRow, ListState
 from .saved import clean_query_string, delete_view, ensure_table, list_views, save_view
@@ -48,8 +49,9 @@ def filterable_fields(obj: ObjectDef) -> list[FieldDef]:
     return fields + [field_of(obj, n) for n in ("owner", "created_at", "updated_at")]  # type: ignore[misc]
 
 
-def filter_value_widget(f: FieldDef | None, op: str) -> str:
-    """The input a filter row shows for its value."""
+def filter_value_widget(f: FieldDef | None, op: str, numeric: bool = False) -> str:
+    """The input a filter row shows for its value (``numeric``: a plugin's field type whose
+    values are numbers)."""
     if f is None or op in NO_VALUE_OPS:
         return "none"
     if op == "in_period":
@@ -63,7 +65,8 @@ def filter_value_widget(f: FieldDef | None, op: str) -> str:
         return "boolean"
     if vt in {"date", "datetime"}:
         return "date"
-    if vt in {"integer", "decimal", "currency", "percent"} and op not in {"in", "not_in"}:
+    if (numeric or vt in {"integer", "decimal", "currency", "percent"}) \
+            and op not in {"in", "not_in"}:
         return "number"
     return "text"
 
@@ -82,7 +85,9 @@ class ListScreens(ObjectScreens):
         if f is not None and row.op not in ops:
             row.op = ops[0] if ops else ""
         return {"row": row, "index": index, "field": f, "ops": ops,
-                "value_widget": filter_value_widget(f, row.op)}
+                "value_widget": filter_value_widget(f, row.op, f is not None and f.value_type
+                                                    in self.ws.types and
+                                                    self.ws.types[f.value_type].numeric)}
 
     def list_context(self, request: Request, actor: Actor, obj: ObjectDef,
                      state: ListState) -> dict[str, Any]:
@@ -110,6 +115,7 @@ class ListScreens(ObjectScreens):
             "bulk_fields": [f for f in obj.fields if editable(f, False) and f.value_type != "json"],
             "kanban": kanban_view(obj) is not None, "record_title": record_title,
             "can_write": not obj.system or actor.is_admin,
+            "bulk_actions": self.ws.actions.for_object(obj.name, actor, bulk=True),
         }
 
     async def list_page(self, request: Request) -> Response:
@@ -236,6 +242,9 @@ class ListScreens(ObjectScreens):
                 self.screens.flash(request, t(request, "bulk.changed", n=len(ids),
                                               field=f.display_label(locale)))
             return RedirectResponse(back, 303)
+        if action.startswith(ACTION_PREFIX):
+            return await ActionScreens(self.screens).run(
+                request, obj, actor, action[len(ACTION_PREFIX):], ids, back, True, form)
         self.screens.flash(request, t(request, "bulk.unknown_action"), "error")
         return RedirectResponse(back, 303)
 

@@ -14,6 +14,7 @@ from ...errors import Conflict, FieldProblem, NotFound, StaleVersion, Validation
 from ...meta.model import FieldDef, ObjectDef, humanize, label_text
 from ...records.actor import Actor
 from ...records.query import And, Cond, Or, Query, parse_sort
+from ..plugin_support import record_panels
 from ..screens import is_partial
 from .approvals import locked_for, panel_context, refusal
 from .base import ObjectScreens
@@ -117,6 +118,9 @@ class RecordScreens(ObjectScreens):
             "can_write": can_write,
             "record_title": record_title, "kanban": kanban_view(obj) is not None,
             "activity_link": self._activity_link(obj, record) if activity else None,
+            "record_actions": self.ws.actions.for_object(obj.name, actor, record=record)
+            if can_write else [],
+            "plugin_panels": record_panels(self.ws, obj.name, record, actor, locale),
         }
 
     def _activity_link(self, obj: ObjectDef, record: dict[str, Any]) -> str | None:

@@ -14,11 +14,12 @@ from markupsafe import Markup, escape
 
 from ...errors import FieldProblem
 from ...fieldtypes import clean_html
-from ...meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
+from ...meta.model import BUILTIN_TYPES, SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
 from ...records.query import Cond, Query
 from ..i18n import translate
 
 if TYPE_CHECKING:
+    from ...fieldtypes import FieldTypes
     from ...workspace import Workspace
 
 SYSTEM_LABELS: dict[str, dict[str, str]] = {
@@ -188,10 +189,14 @@ def format_datetime(value: Any) -> str:
 
 
 def cell(f: FieldDef, value: Any, locale: str, titles: Mapping[tuple[str, int], str],
-         currency: str = "USD") -> Cell:
+         currency: str = "USD", types: FieldTypes | None = None) -> Cell:
     vt = f.value_type
     if value is None or value == "" or value == []:
         return Cell("—", kind="empty")
+    if types is not None and vt not in BUILTIN_TYPES and vt in types:
+        kind = types[vt]
+        if kind.display is not None:  # a plugin's type shows itself
+            return Cell(kind.display(f, value), kind="number" if kind.numeric else "text")
     if f.is_relation:
         target = f.target or ""
         return Cell(titles.get((target, value)) or f"#{value}", href=f"/o/{target}/{value}")
