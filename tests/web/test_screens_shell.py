@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -157,3 +158,15 @@ def test_one_record_is_singular_in_english_and_unchanged_in_chinese() -> None:
     assert chinese == catalog("zh-CN")["bulk.deleted"].format(n=1)  # never the English form
     english = catalog("en")
     assert all(key[: -len("_one")] in english for key in english if key.endswith("_one"))
+
+
+def test_every_catalogue_has_the_same_keys_in_both_languages() -> None:
+    from rapport.resources import bundled
+
+    root = bundled("ui") / "i18n"
+    for area in [None, *sorted(p.stem for p in (root / "en").glob("*.json"))]:
+        name = "{}.json" if area is None else "{}/" + area + ".json"
+        en = json.loads((root / name.format("en")).read_text("utf-8"))
+        zh = json.loads((root / name.format("zh-CN")).read_text("utf-8"))
+        en, zh = ({k for k in book if not k.endswith("_one")} for book in (en, zh))  # singulars
+        assert en == zh, f"{name}: {sorted(en ^ zh)}"

@@ -1,5 +1,6 @@
-"""Interface text in the user's language (ui/i18n/<locale>.json); labels of metadata come
-from the definitions themselves."""
+"""Interface text in the user's language: ui/i18n/<locale>.json, plus one catalogue per
+area in ui/i18n/<locale>/*.json (the designer, packs, security ...), merged in name order.
+Labels of metadata come from the definitions themselves."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ DEFAULT_LOCALE = "en"
 
 @cache
 def catalog(locale: str) -> dict[str, str]:
-    path = bundled("ui") / "i18n" / f"{locale}.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text("utf-8"))
+    root = bundled("ui") / "i18n"
+    book: dict[str, str] = {}
+    for path in [root / f"{locale}.json", *sorted((root / locale).glob("*.json"))]:
+        if path.exists():
+            book.update(json.loads(path.read_text("utf-8")))
+    return book
 
 
 def translate(locale: str, key: str, **values: Any) -> str:
