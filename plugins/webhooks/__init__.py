@@ -6,7 +6,8 @@ rolls back sends nothing and a committed one is never lost. The worker delivers 
 (``@every 5s``): a POST of the JSON payload signed with HMAC-SHA256
 (``X-Rapport-Signature: t=<unix time>,v1=<hex>``), retried with exponential backoff
 (10 s, 20 s, 40 s ... at most an hour, 10 attempts). Every attempt is logged; an admin
-can redeliver any event from the delivery log.
+can redeliver any event from the delivery log. The same is in the REST API under
+``/api/v1/x/webhooks`` (subscriptions, the log, redeliver).
 
 Settings (rapport.json): ``"plugin_settings": {"webhooks": {"timeout": 10}}``.
 """
@@ -20,6 +21,7 @@ import rapport
 from rapport.plugins import Job, NavLink
 
 from . import delivery, store
+from .api import WebhooksApi
 from .screens import WebhookScreens
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +52,7 @@ def scheduled_jobs(workspace: Any) -> list[Any]:
 
 @rapport.hookimpl
 def register_routes(workspace: Any, screens: Any) -> list[Any]:
-    return WebhookScreens(workspace, screens).routes()
+    return [*WebhooksApi(workspace, screens).routes(), *WebhookScreens(workspace, screens).routes()]
 
 
 @rapport.hookimpl

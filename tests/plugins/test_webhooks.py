@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pluginkit import client_for, csrf_of, workspace
+from pluginkit import client_for, csrf_of, user, workspace
 from sqlalchemy import insert, select
+from starlette.testclient import TestClient
 
+from rapport.auth.users import create_token
 from rapport.errors import ValidationError
 from rapport.plugins.manager import load_bundled
 from rapport.plugins.scheduler import Scheduler
+from rapport.web.app import create_app
 from rapport.workspace import Workspace
 
 webhooks = load_bundled("webhooks")
@@ -234,3 +237,68 @@ def test_admin_screens_subscriptions_log_and_redeliver(hooked: Workspace,
     member = client_for(hooked, "sam@example.com", "member")
     assert member.get("/x/webhooks").status_code == 403
     assert 'href="/x/webhooks"' not in member.get("/").text
+
+
+def test_the_rest_api_manages_subscriptions_and_the_log(hooked: Workspace,
+                                                        receiver: Receiver) -> None:
+    user(hooked, "ann@example.com", "admin")
+    user(hooked, "sam@example.com", "member")
+    client = TestClient(create_app(hooked))
+    admin = {"Authorization": f"Bearer {create_token(hooked, 'ann@example.com')}"}
+    member = {"Authorization": f"Bearer {create_token(hooked, 'sam@example.com')}"}
+    base = "/api/v1/x/webhooks"
+    assert client.get(base).status_code == 401
+    assert client.get(base, headers=member).status_code == 403
+    assert client.get(base, headers=admin).json() == {"data": []}
+
+    bad = client.post(base, headers=admin, json={"name": "", "url": "ftp://x", "object": "no",
+                                                 "events": ["created", "exploded"], "x": 1})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert {e["field"] for e in bad.json()["errors"]} == {"name", "url", "object", "events", "x"}
+    assert client.post(base, headers=admin, content=b"{not json").status_code == 400
+    assert client.post(base, headers=admin, json=[1]).status_code == 422
+    assert client.get(base, headers=admin).json() == {"data": []}  # nothing half-made
+
+    made = client.post(base, headers=admin, json={"name": "ERP", "url": receiver.url,
+                                                  "object": "account", "events": ["created"]})
+    assert made.status_code == 201, made.text
+    sub = made.json()
+    assert sub["secret"].startswith("whsec_") and sub["active"] is True
+    assert made.headers["location"] == f"{base}/{sub['id']}"
+    assert "secret" not in client.get(base, headers=admin).json()["data"][0]
+
+    hooked.records.create("account", {"name": "Acme"})
+    receiver.mode = "fail"
+    delivery.deliver_due(hooked)
+    log = client.get(f"{base}/deliveries?status=pending", headers=admin).json()
+    assert [e["event"] for e in log["data"]] == ["account.created"]
+    assert log["data"][0]["last_status"] == 503 and log["next_before"] is None
+    eid = log["data"][0]["id"]
+    one = client.get(f"{base}/deliveries/{eid}", headers=admin).json()
+    assert one["payload"]["record"]["name"] == "Acme"
+    assert one["attempts"][0]["status_code"] == 503
+    assert client.get(f"{base}/deliveries?limit=0", headers=admin).status_code == 422
+    assert client.get(f"{base}/deliveries?status=lost", headers=admin).status_code == 422
+    assert client.get(f"{base}/deliveries/{eid + 99}", headers=admin).status_code == 404
+    assert client.post(f"{base}/deliveries/{eid}/redeliver", headers=member).status_code == 403
+
+    receiver.mode = "ok"
+    again = client.post(f"{base}/deliveries/{eid}/redeliver", headers=admin)
+    assert again.status_code == 202
+    assert delivery.deliver_due(hooked) == 1
+    assert client.get(f"{base}/deliveries/{eid}", headers=admin).json()["status"] == "delivered"
+
+    changed = client.patch(f"{base}/{sub['id']}", headers=admin,
+                           json={"events": ["created", "deleted"], "active": False})
+    assert changed.status_code == 200
+    assert changed.json()["events"] == ["created", "deleted"] and not changed.json()["active"]
+    assert changed.json()["url"] == receiver.url  # what the body left out stays
+    assert client.patch(f"{base}/{sub['id']}", headers=admin,
+                        json={"url": "nope"}).status_code == 422
+    rotated = client.post(f"{base}/{sub['id']}/secret", headers=admin).json()["secret"]
+    assert rotated != sub["secret"]
+    assert client.delete(f"{base}/{sub['id']}", headers=admin).status_code == 204
+    assert client.get(f"{base}/{sub['id']}", headers=admin).status_code == 404
+    assert client.delete(f"{base}/{sub['id']}", headers=admin).status_code == 404
+    assert outbox(hooked) == []  # its deliveries went with it
