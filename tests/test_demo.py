@@ -75,6 +75,8 @@ def test_demo_data_is_coherent(demo_dir: Path, database_url: str) -> None:
                                     "rejected"]
         # one went past Maria: over 100,000, an admin decides too
         assert ws.approvals.inbox_count(actor_of(find_user(ws, DEMO_ADMIN[0]))) == 1
+        # the bundled webhooks and duplicate check are on, and loaded
+        assert {"webhooks", "duplicates"} <= {i.name for i in ws.plugins.infos if i.loaded}
     finally:
         ws.close()
 

@@ -294,6 +294,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int,
 
 
 DEMO_ADMIN = ("admin@example.com", "rapport-demo")
+# bundled plugins the demo turns on: signed webhooks to other systems, and the duplicate
+# check. The public pool moves records between owners on a schedule: an admin enables it
+# deliberately (rapport plugins enable public_pool).
+DEMO_PLUGINS = ("webhooks", "duplicates")
 
 
 @main.command()
@@ -318,7 +322,7 @@ def demo(ctx: click.Context, directory: str, host: str, port: int, no_serve: boo
             ws = Workspace.open(root, database)
             click.echo(f"using the demo workspace in {root}", err=True)
         else:
-            ws = Workspace.init(root, database)
+            ws = Workspace.init(root, database, plugins=DEMO_PLUGINS)
             admin = create_user(ws, DEMO_ADMIN[0], "admin", DEMO_ADMIN[1], "Ada Admin")
             with _progress("sample data", None) as advance:
                 counts = seed(ws, actor_of(admin), progress=advance)

@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -131,8 +131,9 @@ class Workspace:
 
     @classmethod
     def init(cls, root: str | Path | None = None, database_url: str | None = None,
-             **kwargs: Any) -> Workspace:
-        """Create a workspace directory, its database schema and the core objects."""
+             plugins: Sequence[str] = (), **kwargs: Any) -> Workspace:
+        """Create a workspace directory, its database schema and the core objects;
+        ``plugins``: bundled plugins to enable in it."""
         path = find_root(root)
         path.mkdir(parents=True, exist_ok=True)
         config_path = path / CONFIG_FILE
@@ -141,6 +142,8 @@ class Workspace:
         config = {"secret_key": secrets.token_urlsafe(32), "currency": "USD", "locale": "en"}
         if database_url:
             config["database_url"] = database_url
+        if plugins:
+            config["plugins"] = {"enabled": list(plugins)}
         config_path.write_text(json.dumps(config, indent=2) + "\n", "utf-8")
         (path / "plugins").mkdir(exist_ok=True)
         ws = cls.open(path, database_url, **kwargs)
