@@ -12,7 +12,9 @@ of records. Besides field values a record may carry:
   each stage of its path, so the stage history and time-in-stage figures look lived-in;
 * ``"_approval": {"flow": "quote_discount", "submitter": "u_sam",
   "decisions": [["u_maria", "approve", "fine"], ...]}`` an approval request submitted
-  and decided by those users (``"pending"`` decisions are left open).
+  and decided by those users (``"pending"`` decisions are left open), after every
+  record's stage path; ``{"$approval": {...}}`` in a ``_path`` runs one between two
+  moves (a decision a transition waits for).
 
 CSV files hold plain values, one record per row."""
 
@@ -129,6 +131,10 @@ class SampleLoader:
         """Move the records along their stage paths, age them, run their approvals."""
         for name, rid, r, where in self.pending:
             for stage in r.get("_path", ()):
+                if isinstance(stage, Mapping):  # an approval between two moves
+                    self._approve(name, rid, stage["$approval"], where)
+                    self.progress(1)
+                    continue
                 try:
                     self.ws.workflows.transition(name, rid, stage, SYSTEM, conn=self.c)
                 except ValidationError as exc:
