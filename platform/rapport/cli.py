@@ -378,5 +378,14 @@ def _add_plugin_commands() -> None:
 
 _add_plugin_commands()
 
+
+def _add_pack_commands() -> None:
+    from .packs.cli import pack
+
+    main.add_command(pack)
+
+
+_add_pack_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

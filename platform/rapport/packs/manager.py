@@ -315,6 +315,9 @@ class PackManager:
 
     # -- uninstall -------------------------------------------------------------------
 
+    def _forget_records(self, conn: Connection, objects: list[str]) -> None:
+        _forget(self.ws, conn, objects)
+
     def _held(self, conn: Connection, row: dict[str, Any]) -> list[str]:
         """What data the pack's objects and added fields hold: 'object: N records'."""
         held = []
@@ -384,13 +387,34 @@ class PackManager:
             held = self._held(conn, have[name])
             if held and not allow_data_loss:
                 raise PackError(f"the pack '{name}' holds data ({'; '.join(held)}); uninstalling "
-                                "would delete it: allow data loss to go ahead")
+                                "would delete it: allow data loss (--allow-data-loss) to go ahead")
             docs, removals = self._uninstall_docs(name, have)
             self.ws.apply(docs, allow_data_loss=allow_data_loss, author=author or "system",
                           comment=f"uninstall pack {name}", remove=removals, conn=conn)
+            self._forget_records(conn, [n for k, n in removals if k == "object"])
             store.forget(conn, name)
             revision = self.ws.meta.revision
         return PackResult(plan, revision)
+
+
+def _forget(ws: Workspace, conn: Connection, objects: list[str]) -> None:
+    """Delete what system tables keep about the records of removed objects (history,
+    stage visits, approval requests and their tasks and events, notifications, counters,
+    saved views), so a later install starts clean."""
+    if not objects:
+        return
+    from sqlalchemy import delete
+
+    req = ws.table_of("rapport_approval_request")
+    ids = select(req.c.id).where(req.c.object.in_(objects)).scalar_subquery()
+    for name in ("rapport_approval_task", "rapport_approval_event"):
+        t = ws.table_of(name)
+        conn.execute(delete(t).where(t.c.request_id.in_(ids)))
+    for name in ("rapport_notification", "rapport_approval_request", "rapport_history",
+                 "rapport_stage_history", "rapport_sequence", "rapport_saved_view",
+                 "rapport_hook_failure"):
+        t = ws.table_of(name)
+        conn.execute(delete(t).where(t.c.object.in_(objects)))
 
 
 def _drop_from_view(view: Any, fields: set[str]) -> None:
