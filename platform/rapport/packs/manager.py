@@ -181,7 +181,8 @@ class PackManager:
                    [{"kind": d.kind, "name": d.name, "checksum": checksum(d.data)}
                     for d in pack.documents if d.kind != "extension"],
                    pack.extended,
-                   [{"kind": d.kind, "data": _stripped(d)} for d in pack.documents], new)
+                   [{"kind": d.kind, "data": _stripped(d)} for d in pack.documents],
+                   pack.requires, new)
 
     # -- install ---------------------------------------------------------------------
 
@@ -199,9 +200,9 @@ class PackManager:
         self._check_clashes(pack, have)
         plan = self.ws.plan(self._install_docs(pack))
         out = PackPlan(pack.name, "install", pack.version,
-                       definitions=[("add" if d.kind != "extension" else "extend",
-                                     d.kind, d.name if d.kind != "extension"
-                                     else f"{d.data['object']} (+{len(d.data['fields'])} fields)")
+                       definitions=[("add", d.kind, d.name) if d.kind != "extension" else
+                                    ("extend", "object",
+                                     f"{d.data['object']} (+{len(d.data['fields'])} fields)")
                                     for d in pack.documents],
                        steps=[s.describe() for s in plan.steps], notes=list(plan.notes),
                        roles=self._missing_roles(pack))
@@ -262,7 +263,7 @@ class PackManager:
                 target = stored.get(("object", theirs["object"]), {})
                 merged = merge_extension(base.get(key), theirs, target, notes)
                 if base.get(key) != theirs:
-                    changes.append(("update", "extension", theirs["object"]))
+                    changes.append(("extend", "object", theirs["object"]))
                 docs.append(Document("extension", merged, d.source, d.pointer))
                 continue
             key = (d.kind, d.name)
@@ -343,10 +344,8 @@ class PackManager:
                         ) -> tuple[list[Document], list[tuple[str, str]]]:
         row = have[name]
         for other, r in have.items():
-            req = self.pack(other).requires if other != name else {}
-            if name in req:
+            if other != name and name in r["requires"]:
                 raise PackError(f"the pack '{other}' needs '{name}'; uninstall it first")
-            del r
         stored = self.ws.state.documents
         removals = [(d["kind"], d["name"]) for d in row["definitions"]
                     if (d["kind"], d["name"]) in stored]

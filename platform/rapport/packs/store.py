@@ -22,6 +22,7 @@ pack_table = Table(
     Column("definitions", Text, nullable=False),   # JSON [{kind, name, checksum}]
     Column("extends", Text, nullable=False),       # JSON {object: [fields added]}
     Column("documents", Text, nullable=False),     # JSON [{kind, data}]: as the pack shipped them
+    Column("requires", Text, nullable=False),      # JSON {pack: version specification}
 )
 
 
@@ -35,19 +36,21 @@ def installed(conn: Connection) -> dict[str, dict[str, Any]]:
     out = {}
     for row in conn.execute(select(pack_table)):
         r = dict(row._mapping)
-        for key in ("definitions", "extends", "documents"):
+        for key in ("definitions", "extends", "documents", "requires"):
             r[key] = json.loads(r[key])
         out[r["name"]] = r
     return out
 
 
 def save(conn: Connection, name: str, version: str, definitions: list[dict[str, Any]],
-         extends: dict[str, list[str]], documents: list[dict[str, Any]], new: bool) -> None:
+         extends: dict[str, list[str]], documents: list[dict[str, Any]],
+         requires: dict[str, str], new: bool) -> None:
     now = datetime.now(UTC)
     values = {"version": version, "updated_at": now,
               "definitions": json.dumps(definitions, ensure_ascii=False),
               "extends": json.dumps(extends, ensure_ascii=False),
-              "documents": json.dumps(documents, ensure_ascii=False)}
+              "documents": json.dumps(documents, ensure_ascii=False),
+              "requires": json.dumps(requires)}
     if new:
         conn.execute(insert(pack_table).values(name=name, installed_at=now, **values))
     else:
