@@ -134,7 +134,7 @@ class PackManager:
     def _check_clashes(self, pack: Pack, have: dict[str, dict[str, Any]]) -> None:
         """Definitions the pack would own must not exist yet (unless it owns them); fields
         it adds to other objects must not be there already."""
-        mine = {tuple(d[:2]) for d in (have.get(pack.name) or {}).get("definitions", ())}
+        mine = {(d["kind"], d["name"]) for d in (have.get(pack.name) or {}).get("definitions", ())}
         owners = {(d["kind"], d["name"]): n for n, row in have.items()
                   for d in row["definitions"]}
         stored = self.ws.state.documents
