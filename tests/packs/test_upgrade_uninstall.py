@@ -75,6 +75,7 @@ def test_upgrade_keeps_data_and_customisations(v1: Workspace) -> None:
     assert obj.has_field("gift_note")
     assert obj.field("name").label == {"en": "Order title", "zh-CN": "订单标题"}
     assert obj.views["list"]["columns"] == ["amount", "name", "channel", "gift_note"]
+    assert obj.views["kanban"]["card"] == ["name", "amount", "priority"]  # left as shipped
     assert ws.meta.objects["account"].field("gd_tier").label == {"en": "Tier", "zh-CN": "等级"}
     # the data
     rows = ws.records.query("gd_order", Query(limit=10)).data

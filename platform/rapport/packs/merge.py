@@ -6,6 +6,7 @@ What the admin changed is kept; what they left as shipped follows the new versio
 
 * a key (label, views, a field's label or help...) the admin left as shipped takes the
   new version's value; one they changed keeps theirs (relabels, reordered layouts);
+  views merge one by one (a reordered list keeps, a kanban card the admin left follows);
 * fields the admin added are kept, in their place; fields the new version adds are
   appended; fields the new version drops stay (with their data) and are reported;
 * picklist options: the new version's, then the ones the admin added;
@@ -50,6 +51,8 @@ def merge_keys(base: Mapping[str, Any], theirs: Mapping[str, Any], ours: Mapping
         b, t, o = base.get(key, _MISSING), theirs.get(key, _MISSING), ours.get(key, _MISSING)
         if key == "id":
             value = o if o is not _MISSING else t
+        elif key == "views" and all(isinstance(x, Mapping) for x in (b, t, o)):
+            value = merge_keys(b, t, o)  # each view on its own
         elif key == "options" and isinstance(t, list) and isinstance(o, list):
             value = _options(b if isinstance(b, list) else [], t, o)
         elif o is _MISSING:
