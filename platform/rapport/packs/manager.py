@@ -118,16 +118,17 @@ class PackManager:
 
     def _check_requires(self, pack: Pack, have: dict[str, dict[str, Any]]) -> None:
         problems = []
+        source = str(pack.directory / "pack.json")
+        listed = isinstance(pack.manifest.get("requires"), list)
         for i, (name, spec) in enumerate(pack.requires.items()):
+            pointer = f"/requires/{i if listed else name}"
             row = have.get(name)
             if row is None:
-                problems.append(MetaProblem(str(pack.directory / "pack.json"), f"/requires/{name}",
+                problems.append(MetaProblem(source, pointer,
                                             f"needs the pack '{name}' ({spec}); install it first"))
             elif not satisfies(row["version"], spec):
-                problems.append(MetaProblem(str(pack.directory / "pack.json"), f"/requires/{name}",
-                                            f"needs '{name}' {spec}, the workspace has "
-                                            f"{row['version']}"))
-            del i
+                problems.append(MetaProblem(source, pointer, f"needs '{name}' {spec}, the "
+                                                             f"workspace has {row['version']}"))
         if problems:
             raise MetadataError(problems)
 

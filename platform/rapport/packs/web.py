@@ -173,6 +173,7 @@ class PackScreens:
         pm = PackManager(self.ws)
         meta = self.ws.meta
         cards = []
+        status = {row["name"]: row for row in pm.list(locale)}
         for p in pm.available():
             s = p.summary(locale)
             s["label"] = manifest_label(p.label, locale)
@@ -183,9 +184,8 @@ class PackScreens:
                             for d in p.of_kind("object")]
             s["kanbans"], s["dashboards"] = [], []
             cards.append(s)
-            for row in pm.list(locale):
-                if row["name"] == p.name:
-                    s["installed_version"], s["status"] = row["installed_version"], row["status"]
+            row = status[p.name]
+            s["installed_version"], s["status"] = row["installed_version"], row["status"]
             if s["installed_version"]:
                 s["kanbans"] = [o for o in s["objects"] if o["name"] in meta.objects
                                 and (meta.objects[o["name"]].views or {}).get("kanban")]
