@@ -40,7 +40,7 @@ def test_install_a_pack_from_the_gallery_then_open_its_board_and_dashboard(
                         full_page=True)
     page.locator("#pack-apply").click()
 
-    expect(page.locator(".flash")).to_contain_text("Installed healthcare", timeout=60_000)
+    expect(page.locator(".flash")).to_contain_text("Installed Healthcare", timeout=60_000)
     card = page.locator("#pack-healthcare")
     expect(card.locator(".pack-status")).to_have_text("Installed")
     assert "hc_referral" in ws.refresh().objects

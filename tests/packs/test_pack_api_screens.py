@@ -105,7 +105,7 @@ def test_the_gallery_installs_after_showing_the_plan(ws: Workspace) -> None:
                         headers={"hx-request": "true"}, follow_redirects=False)
         assert r.status_code == 204 and r.headers["hx-redirect"] == "/packs"
         gallery = client.get("/packs").text
-        assert "Installed manufacturing" in gallery
+        assert "Installed Manufacturing" in gallery
         assert 'href="/o/mfg_rfq/kanban"' in gallery
         assert 'href="/dashboards/mfg_overview"' in gallery
         assert client.get("/o/mfg_rfq/kanban").status_code == 200

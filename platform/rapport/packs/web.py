@@ -233,6 +233,8 @@ class PackScreens:
         allow = str(form.get("allow_data_loss") or "") in TRUE
         pm = PackManager(self.ws)
         t = self.screens.t
+        pack = await run_in_threadpool(pm.pack, name)  # 404 for an unknown pack
+        label = manifest_label(pack.label, self.screens.locale(request, actor))
         try:
             out = await run_in_threadpool(_apply, pm, action, name, sample, allow, actor.email)
         except RapportError as exc:
@@ -240,7 +242,7 @@ class PackScreens:
                 request, f"packs.verb.{action}"), message=str(exc)[:400]), "error")
         else:
             n = sum(out["sample_data"].values())
-            self.screens.flash(request, t(request, f"packs.done.{action}", name=name,
+            self.screens.flash(request, t(request, f"packs.done.{action}", name=label,
                                           revision=out["revision"], n=n))
         target = "/packs"
         if request.headers.get("hx-request") == "true":
