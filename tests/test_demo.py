@@ -77,17 +77,29 @@ def test_demo_data_is_coherent(demo_dir: Path, database_url: str) -> None:
         assert ws.approvals.inbox_count(actor_of(find_user(ws, DEMO_ADMIN[0]))) == 1
         # the bundled webhooks and duplicate check are on, and loaded
         assert {"webhooks", "duplicates"} <= {i.name for i in ws.plugins.infos if i.loaded}
+        # and every industry pack, with its sample data, beside the core demo data
+        from rapport.packs import PackManager
+
+        assert sorted(PackManager(ws).installed()) == ["education", "finance", "healthcare",
+                                                      "manufacturing"]
+        assert ws.records.count("hc_referral", Query()) == 100
+        assert ws.records.count("account", Query()) > 16
     finally:
         ws.close()
 
 
 def test_demo_reuses_its_workspace(demo_dir: Path, database_url: str) -> None:
+    ws = _open(demo_dir, database_url)
+    try:
+        accounts = ws.records.count("account", Query())
+    finally:
+        ws.close()
     again = CliRunner().invoke(main, [*_database_args(database_url), "demo", str(demo_dir), "--no-serve"],
                                catch_exceptions=False)
     assert again.exit_code == 0 and "using the demo workspace" in again.output
     ws = _open(demo_dir, database_url)
     try:
-        assert ws.records.count("account", Query()) == 16  # not seeded twice
+        assert ws.records.count("account", Query()) == accounts  # not seeded twice
     finally:
         ws.close()
 

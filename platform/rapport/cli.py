@@ -312,7 +312,7 @@ def demo(ctx: click.Context, directory: str, host: str, port: int, no_serve: boo
 
     SQLite in DIR, unless ``rapport --database URL demo`` names another database."""
     from .auth.users import actor_of, create_user, find_user
-    from .demo import seed
+    from .demo import install_packs, seed
     from .workspace import CONFIG_FILE, Workspace
 
     with _errors():
@@ -327,10 +327,15 @@ def demo(ctx: click.Context, directory: str, host: str, port: int, no_serve: boo
             with _progress("sample data", None) as advance:
                 counts = seed(ws, actor_of(admin), progress=advance)
             click.echo("sample data: " + ", ".join(f"{n} {k}" for k, n in counts.items()), err=True)
+            with _progress("industry packs", None) as advance:
+                packs = install_packs(ws, DEMO_ADMIN[1], progress=advance)
+            click.echo("industry packs: " + ", ".join(f"{k} ({n} records)"
+                                                      for k, n in packs.items()), err=True)
         if find_user(ws, DEMO_ADMIN[0]) is None:
             create_user(ws, DEMO_ADMIN[0], "admin", DEMO_ADMIN[1], "Ada Admin")
         click.echo(f"open http://{host}:{port}/ and log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}"
-                   f" (or maria@example.com, the sales manager, to decide approvals)", err=True)
+                   f" (or maria@example.com, the sales manager, to decide approvals; the packs'"
+                   f" users, e.g. m_fin@mfg.example.com, have the same password)", err=True)
         if not no_serve:
             _serve(ws, host, port, 1)
 
@@ -381,6 +386,15 @@ def _add_plugin_commands() -> None:
 
 
 _add_plugin_commands()
+
+
+def _add_pack_commands() -> None:
+    from .packs.cli import pack
+
+    main.add_command(pack)
+
+
+_add_pack_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -196,3 +196,34 @@ def _opportunity(ws: Workspace, admin: Actor, rnd: random.Random, account: dict[
                 "unit_price": product["unit_price"]}, admin)
         kinds += ["quote", "quote_line", "quote_line"]
     return kinds
+
+
+#: The industry packs a demo workspace holds, with their sample data.
+DEMO_PACKS = ("manufacturing", "education", "healthcare", "finance")
+
+
+def install_packs(ws: Workspace, password: str | None = None,
+                  progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Every industry pack with its sample data (each install one transaction); their
+    sample users get ``password`` so they can log in and decide the packs' approvals.
+    Returns the records loaded per pack."""
+    from .auth.users import set_password
+    from .packs import PackManager
+
+    pm = PackManager(ws)
+    done = pm.installed()
+    counts: dict[str, int] = {}
+    for name in DEMO_PACKS:
+        if name in done:
+            continue
+        result = pm.install(name, sample_data=True, author="demo", progress=progress)
+        counts[name] = sum(result.samples.values())
+        if password:
+            for path in pm.pack(name).sample_files:
+                if path.stem == "user":
+                    from .packs.samples import read_sample
+
+                    for row in read_sample(path):
+                        set_password(ws, row["email"], password)
+    return counts
+

@@ -106,6 +106,7 @@ class Workspace:
         self.reports = Reports(self)
         self.notifications = Notifications(self)
         self._state: _State | None = None
+        self._uncommitted: int | None = None
         self._lock = threading.Lock()
         start_plugins(self)
         self.actions = Actions(self)
@@ -198,7 +199,9 @@ class Workspace:
                 if "rapport_meta_revision" not in str(exc):
                     raise
                 latest = 0
-            if self._state is None or self._state.meta.revision != latest:
+            if self._uncommitted is not None and latest < self._uncommitted:
+                pass  # an apply inside a transaction not committed yet: keep its metadata
+            elif self._state is None or self._state.meta.revision != latest:
                 self._load(conn, latest)
         assert self._state is not None
         return self._state.meta
@@ -359,8 +362,13 @@ class Workspace:
         return changed, notes
 
     def apply(self, docs: list[Document], allow_data_loss: bool = False, author: str | None = None,
-              comment: str | None = None, remove: Iterable[tuple[str, str]] = ()) -> Plan:
-        """Validate, plan and apply definitions in one transaction; a new revision."""
+              comment: str | None = None, remove: Iterable[tuple[str, str]] = (),
+              conn: Connection | None = None) -> Plan:
+        """Validate, plan and apply definitions in one transaction; a new revision.
+
+        ``conn``: apply inside the caller's transaction (opened with
+        ``transaction(foreign_keys=False)``), so more writes can join the same commit;
+        the caller then calls ``outer_apply_done(committed)``."""
         removals = set(remove)
         merged = self.validate(docs)
         docs = fold_extensions(docs, self.state.documents, [])
@@ -371,10 +379,13 @@ class Workspace:
             if problems:
                 raise MetadataError(problems)
         new = assign_identities(base, merged)
-        with self.transaction(foreign_keys=False) as conn:
+        outer = conn
+        with self._outer_or_new(outer) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(741852)"))
             if self._latest_revision(conn) != base.revision:
+                if outer is not None:
+                    raise WorkspaceError("the metadata changed meanwhile; reload and apply again")
                 conn.info["rapport_rollback"] = True
                 raise WorkspaceError("the metadata changed meanwhile; reload and apply again")
             plan = make_plan(conn, base, new, self.types)
@@ -388,6 +399,8 @@ class Workspace:
             new_meta = _meta_from(documents, base.revision + 1)
             # the record service computes backfills against the new definitions
             self._state = _State(new_meta, documents, build_metadata(new_meta, self.types))
+            if outer is not None:
+                self._uncommitted = new_meta.revision
             try:
                 apply_plan(conn, plan, self.types, self.records.backfill,
                            lambda c, obj, f: self.records.recompute_rollup(c, obj, f))
@@ -409,8 +422,25 @@ class Workspace:
                                         "removed": sorted(removals)}, ensure_ascii=False)))
             except BaseException:
                 self._state = None
+                self._uncommitted = None
                 raise
         return plan
+
+    @contextmanager
+    def _outer_or_new(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self.transaction(foreign_keys=False) as c:
+            yield c
+
+    def outer_apply_done(self, committed: bool) -> None:
+        """The caller's transaction holding an ``apply(conn=...)`` has ended: after a
+        rollback the metadata built in memory is dropped (the next use reloads what the
+        database holds)."""
+        self._uncommitted = None
+        if not committed:
+            self._state = None
 
     def revisions(self, limit: int = 50) -> list[dict[str, Any]]:
         rev = self.table_of("rapport_meta_revision")

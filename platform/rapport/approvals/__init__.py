@@ -496,18 +496,20 @@ class Approvals(RequestViews):
 
     # -- deciding -----------------------------------------------------------------------------
 
-    def approve(self, request_id: Any, actor: Actor, comment: str | None = None) -> dict[str, Any]:
+    def approve(self, request_id: Any, actor: Actor, comment: str | None = None,
+                conn: Connection | None = None) -> dict[str, Any]:
         """Approve the actor's task in the current step; returns the request."""
-        return self._decide(request_id, actor, "approved", comment)
+        return self._decide(request_id, actor, "approved", comment, conn)
 
-    def reject(self, request_id: Any, actor: Actor, comment: str | None = None) -> dict[str, Any]:
+    def reject(self, request_id: Any, actor: Actor, comment: str | None = None,
+               conn: Connection | None = None) -> dict[str, Any]:
         """Reject the actor's task: the request is rejected; returns the request."""
-        return self._decide(request_id, actor, "rejected", comment)
+        return self._decide(request_id, actor, "rejected", comment, conn)
 
     def _decide(self, request_id: Any, actor: Actor, verdict: str,
-                comment: Any) -> dict[str, Any]:
+                comment: Any, conn: Connection | None = None) -> dict[str, Any]:
         comment = clean_comment(comment)
-        with self.ws.transaction() as c:
+        with self.ws.within(conn) as c:
             req = self._lock(c, request_id)
             flow = self.stored_flow(req["definition"])
             when = now_utc()

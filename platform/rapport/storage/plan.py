@@ -313,6 +313,7 @@ def apply_plan(conn: Connection, plan: Plan, types: FieldTypes,
     order = ["drop_index", "rename_column", "create_table", "add_column", "retype_column",
              "drop_column", "drop_table", "check_unique", "add_index", "backfill", "recompute_rollup"]
     steps = sorted(plan.steps, key=lambda s: order.index(s.action))
+    steps = _children_dropped_first(steps, plan.old)
     new_tables = [md.tables[s.object] for s in steps if s.action == "create_table"]
     for step in steps:
         if step.action == "drop_index" and step.index:
@@ -340,6 +341,30 @@ def apply_plan(conn: Connection, plan: Plan, types: FieldTypes,
             backfill(conn, plan.new.objects[step.object], step.new)
         elif step.action == "recompute_rollup" and step.new:
             recompute_rollup(conn, plan.new.objects[step.object], step.new)
+
+
+def _children_dropped_first(steps: list[Step], old: MetadataSet) -> list[Step]:
+    """The drop_table steps reordered so a table goes before the tables it refers to
+    (PostgreSQL refuses to drop a table another one still points at)."""
+    drops = [s for s in steps if s.action == "drop_table"]
+    if len(drops) < 2:
+        return steps
+    gone = {s.object for s in drops}
+    refers = {name: {f.target for f in old.objects[name].fields
+                     if f.is_relation and f.target in gone and f.target != name}
+              for name in gone if name in old.objects}
+    ordered: list[Step] = []
+    pending = list(drops)
+    while pending:
+        # a table nobody left to drop refers to goes next (a cycle: the first one left)
+        ready = [s for s in pending
+                 if not any(s.object in refers.get(o.object, ()) for o in pending if o is not s)]
+        step = ready[0] if ready else pending[0]
+        ordered.append(step)
+        pending.remove(step)
+    first = steps.index(drops[0])
+    rest = [s for s in steps if s.action != "drop_table"]
+    return rest[:first] + ordered + rest[first:]
 
 
 def _index_exists(conn: Connection, table: str, name: str) -> bool:

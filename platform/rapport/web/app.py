@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import RapportError
+from ..packs.web import PacksApi, PackScreens
 from ..resources import bundled
 from ..workspace import Workspace
 from .api import Api
@@ -72,9 +73,11 @@ def create_app(ws: Workspace, scheduler: bool = False) -> Starlette:
     routes = [
         *plugin_routes,  # under /x/<plugin>/ and /api/v1/x/<plugin>/: they shadow nothing
         Mount("/api/v1", routes=[*ActionsApi(api).routes(), *api.routes(),
-                                 *approvals_api.routes(), *ReportsApi(api).routes()]),
+                                 *approvals_api.routes(), *ReportsApi(api).routes(),
+                                 *PacksApi(api).routes()]),
         *plugin_static_routes(ws),
         Mount("/static", app=StaticFiles(directory=bundled("ui") / "static"), name="static"),
+        *PackScreens(screens).routes(),
         *screens.routes(),
     ]
     secure = os.environ.get("RAPPORT_SECURE_COOKIES", "") in {"1", "true"}

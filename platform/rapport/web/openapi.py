@@ -242,6 +242,9 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
     _action_paths(paths, sorted(meta.objects), sorted(r.name for r in ws.actions.all()),
                   id_param)
     _report_paths(paths, schemas, sorted(meta.reports), flags, change)
+    from ..packs.web import openapi_paths as pack_paths
+
+    pack_paths(paths, ws, _responses)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Rapport API", "version": __version__,

@@ -412,12 +412,13 @@ class Workflows:
         return found[0]
 
     def transition(self, object_name: str, rid: Any, to: str, actor: Actor,
-                   expected_version: int | None = None, field: str | None = None) -> dict[str, Any]:
+                   expected_version: int | None = None, field: str | None = None,
+                   conn: Connection | None = None) -> dict[str, Any]:
         """Move a record to the stage ``to`` (the record service judges the move)."""
         self.ws.records.runtime(object_name)
         wf = self._workflow(object_name, field)
         return self.ws.records.update(object_name, rid, {wf.field.name: to}, actor,
-                                      expected_version)
+                                      expected_version, conn=conn)
 
     def path(self, object_name: str, record: Mapping[str, Any], actor: Actor,
              field: str | None = None) -> dict[str, Any]:
