@@ -62,6 +62,19 @@ class WorkspaceError(RapportError):
     code = "workspace_error"
 
 
+class StaleRevision(WorkspaceError):
+    """A change computed on a metadata revision that is no longer the latest."""
+
+    status = 412
+    code = "stale_revision"
+
+    def __init__(self, expected: int, latest: int):
+        self.expected = expected
+        self.latest = latest
+        super().__init__(f"the metadata changed meanwhile (revision {latest}, the change was "
+                         f"made on revision {expected}); review it again")
+
+
 @dataclass
 class _State:
     """What is built from one metadata revision."""
@@ -356,12 +369,17 @@ class Workspace:
         return changed, notes
 
     def apply(self, docs: list[Document], allow_data_loss: bool = False, author: str | None = None,
-              comment: str | None = None, remove: Iterable[tuple[str, str]] = ()) -> Plan:
-        """Validate, plan and apply definitions in one transaction; a new revision."""
+              comment: str | None = None, remove: Iterable[tuple[str, str]] = (),
+              expected_revision: int | None = None) -> Plan:
+        """Validate, plan and apply definitions in one transaction; a new revision.
+        ``expected_revision``: the revision the change was reviewed on (its plan shown);
+        StaleRevision when the metadata has moved on since."""
         removals = set(remove)
         merged = self.validate(docs)
         docs = fold_extensions(docs, self.state.documents, [])
         base = self.meta
+        if expected_revision is not None and base.revision != expected_revision:
+            raise StaleRevision(expected_revision, base.revision)
         if removals:
             merged = _without(merged, removals)
             problems = _dangling(merged, removals)
@@ -371,9 +389,11 @@ class Workspace:
         with self.transaction(foreign_keys=False) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(741852)"))
-            if self._latest_revision(conn) != base.revision:
+            latest = self._latest_revision(conn)
+            if latest != base.revision:
                 conn.info["rapport_rollback"] = True
-                raise WorkspaceError("the metadata changed meanwhile; reload and apply again")
+                raise StaleRevision(base.revision if expected_revision is None
+                                    else expected_revision, latest)
             plan = make_plan(conn, base, new, self.types)
             check_allowed(plan, allow_data_loss)
             changed, plan.notes = self._follow_renames(base, new, docs, removals)

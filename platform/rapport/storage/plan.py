@@ -298,7 +298,9 @@ def _add_column(conn: Connection, ops: Operations, table: str, column: Column) -
         fk = next(iter(column.foreign_keys))
         q = conn.dialect.identifier_preparer.quote
         ddl = str(CreateColumn(column).compile(dialect=conn.dialect))
-        ddl += f" REFERENCES {q(fk.column.table.name)} (id) ON DELETE {fk.ondelete}"
+        # the copied column belongs to no table yet: the target comes from the name
+        target = fk.target_fullname.split(".")[0]
+        ddl += f" REFERENCES {q(target)} (id) ON DELETE {fk.ondelete}"
         conn.exec_driver_sql(f"ALTER TABLE {q(table)} ADD COLUMN {ddl}")
     else:
         ops.add_column(table, column)
