@@ -522,7 +522,17 @@ def _stamped(doc: Document, new: MetadataSet) -> dict[str, Any]:
         data["id"] = obj.id
         data["fields"] = [{**{k: v for k, v in raw.items() if k != "renamed_from"}, "id": f.id}
                           for raw, f in zip(doc.data["fields"], obj.fields, strict=True)]
+        for raw in data["fields"]:  # a value's rename is done once applied
+            if any(isinstance(o, dict) and "renamed_from" in o for o in raw.get("options", ())):
+                raw["options"] = [_without_rename(o) for o in raw["options"]]
     return data
+
+
+def _without_rename(option: Any) -> Any:
+    if not isinstance(option, dict):
+        return option
+    rest = {k: v for k, v in option.items() if k != "renamed_from"}
+    return rest["value"] if list(rest) == ["value"] else rest
 
 
 def _without(meta: MetadataSet, removals: set[tuple[str, str]]) -> MetadataSet:

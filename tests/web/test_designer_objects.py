@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from rapport.workspace import StaleRevision, Workspace
-
 from conftest import block, csrf_of
+from rapport.workspace import StaleRevision, Workspace
 
 PAYLOAD = re.compile(r'name="payload" value="([^"]*)"')
 REVISION = re.compile(r'name="revision" value="(\d+)"')

@@ -302,3 +302,68 @@ def drop_references(doc: dict[str, Any], name: str) -> None:
     for rule in doc.get("validation_rules", []):
         if rule.get("field") == name:
             rule.pop("field")
+
+
+def _literal(expression: Any, renames: Mapping[str, str]) -> Any:
+    """A formula with its quoted literals of renamed values replaced (``'old'`` -> ``'new'``)."""
+    if not isinstance(expression, str):
+        return expression
+    for old, new in renames.items():
+        for q in ("'", '"'):
+            expression = expression.replace(f"{q}{old}{q}", f"{q}{new}{q}")
+    return expression
+
+
+def _set_values(assignments: Any, renames: Mapping[str, str]) -> Any:
+    if not isinstance(assignments, dict):
+        return assignments
+    return {k: _literal(v, renames) for k, v in assignments.items()}
+
+
+def follow_value_renames(doc: dict[str, Any], field_name: str, renames: Mapping[str, str],
+                         stored: Mapping[tuple[str, str], Mapping[str, Any]]
+                         ) -> list[tuple[str, dict[str, Any]]]:
+    """A picklist value renamed where definitions name it: the field's default, the
+    object's rules and formulas (quoted literals), the stages and transitions of the
+    workflows over the field, the conditions and field updates of the object's approval
+    flows. Changes ``doc`` in place; returns the other definitions changed."""
+    if not renames:
+        return []
+    for f in doc.get("fields", []):
+        if f.get("name") == field_name and isinstance(f.get("default"), str):
+            f["default"] = renames.get(f["default"], f["default"])
+        for key in ("expression", "default_formula"):
+            if key in f:
+                f[key] = _literal(f[key], renames)
+    for rule in doc.get("validation_rules", []):
+        rule["when"] = _literal(rule.get("when"), renames)
+    changed: list[tuple[str, dict[str, Any]]] = []
+    for (kind, _name), data in stored.items():
+        if data.get("object") != doc["name"] or kind not in {"workflow", "approval"}:
+            continue
+        new = copy.deepcopy(dict(data))
+        if kind == "workflow":
+            own = new.get("field") == field_name
+            for stage in new.get("stages", []):
+                if own:
+                    stage["name"] = renames.get(stage.get("name"), stage.get("name"))
+            for t in new.get("transitions", []):
+                if own:
+                    for end in ("from", "to"):
+                        t[end] = renames.get(t.get(end), t.get(end))
+                if "when" in t:
+                    t["when"] = _literal(t["when"], renames)
+                if "set" in t:
+                    t["set"] = _set_values(t["set"], renames)
+        else:
+            if "when" in new:
+                new["when"] = _literal(new["when"], renames)
+            for step in new.get("steps", []):
+                if "when" in step:
+                    step["when"] = _literal(step["when"], renames)
+            for outcome in ("on_approve", "on_reject", "on_submit", "on_recall"):
+                if isinstance(new.get(outcome), dict) and "set" in new[outcome]:
+                    new[outcome]["set"] = _set_values(new[outcome]["set"], renames)
+        if new != data:
+            changed.append((kind, new))
+    return changed

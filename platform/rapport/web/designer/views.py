@@ -43,6 +43,7 @@ from .forms import (
     default_text,
     drop_references,
     field_from_form,
+    follow_value_renames,
     label_from,
     label_parts,
     place_problems,
@@ -138,7 +139,8 @@ class Designer:
                              ensure_ascii=False)
         return self.render(request, "plan.html", actor, status=status, plan=plan,
                            payload=payload, revision=plan.old.revision, back=_safe_back(back),
-                           summary=summary, remove=remove, **extra)
+                           summary=summary, remove=remove,
+                           plan_definitions=[(k, d.get("name")) for k, d in items], **extra)
 
     async def propose(self, request: Request, actor: Actor,
                       items: list[tuple[str, dict[str, Any]]], back: str, summary: str,
@@ -366,9 +368,13 @@ class Designer:
             index = next(i for i, f in enumerate(doc["fields"]) if f["name"] == raw["name"])
             doc["fields"][index] = data
             rename_references(doc, raw["name"], data["name"])
+        renames = {o["renamed_from"]: o["value"] for o in data.get("options", [])
+                   if isinstance(o, dict) and o.get("renamed_from")}
+        others = [] if creating else follow_value_renames(doc, data["name"], renames,
+                                                          self.ws.state.documents)
         if not errors:
             verb = "summary_field_add" if creating else "summary_field_edit"
-            result = await self.propose(request, actor, [("object", doc)],
+            result = await self.propose(request, actor, [("object", doc), *others],
                                         f"/designer/objects/{obj.name}",
                                         self.t(request, f"designer.{verb}", name=data["name"],
                                                object=obj.name))
