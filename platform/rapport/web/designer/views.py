@@ -443,7 +443,8 @@ class Designer:
         obj = self.obj(request)
         doc = self.doc(obj.name)
         if "rule" in request.path_params:
-            rule = doc["validation_rules"][self._rule_index(request, doc)]
+            index = self._rule_index(request, doc)
+            rule = doc["validation_rules"][index]
             creating = False
         else:
             rule, creating = {"name": "", "when": "", "message": ""}, True

@@ -1,0 +1,196 @@
+"""The designer's other screens: layouts, validation rules and the formula check, the
+JSON editor of workflows and approvals with their diagrams, revisions (history, diff,
+rollback), export and import; and the CLI's meta history | diff | rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+from test_designer_objects import apply_plan, create_project, post
+
+from conftest import block
+from rapport.cli import main
+from rapport.workspace import Workspace
+
+
+def test_layout_form_list_and_kanban(client: TestClient, ws: Workspace) -> None:
+    page = client.get("/designer/objects/opportunity/layout")
+    assert page.status_code == 200
+    assert 'data-list="form"' in page.text and 'id="kanban-card"' in page.text
+    r = post(client, "/designer/objects/opportunity/layout", {
+        "section_label": ["Deal", "Dates", ""],
+        "section_fields": ["name,account,amount", "close_date,stage", ""],
+        "list_columns": "name,stage,amount", "sort_field": "amount", "sort_desc": "1",
+        "kanban_group_by": "stage", "kanban_card": "name,amount", "kanban_sum": "amount"})
+    assert r.status_code == 200, r.text[-2000:]
+    assert apply_plan(client, r.text).status_code == 303
+    views = ws.refresh().objects["opportunity"].views
+    assert views["form"]["sections"] == [{"label": "Deal", "fields": ["name", "account", "amount"]},
+                                         {"label": "Dates", "fields": ["close_date", "stage"]}]
+    assert views["list"]["columns"] == ["name", "stage", "amount"]
+    assert views["list"]["sort"] == "-amount"
+    assert views["kanban"] == {"group_by": "stage", "card": ["name", "amount"], "sum": "amount"}
+    # the screens follow at once
+    form = client.get("/o/opportunity/new").text
+    assert form.index(">Deal<") < form.index(">Dates<")
+    assert client.get("/o/opportunity/kanban").status_code == 200
+
+
+def test_layout_with_unknown_fields_is_an_error(client: TestClient, ws: Workspace) -> None:
+    r = post(client, "/designer/objects/opportunity/layout", {
+        "section_label": ["Deal"], "section_fields": ["name,nope"],
+        "kanban_group_by": "amount"})
+    assert r.status_code == 422
+    errors = block(r.text, "designer-errors", "div")
+    assert "nope" in errors
+    before = ws.meta.revision
+    assert ws.refresh().revision == before
+
+
+def test_rule_editor_check_preview_and_test_against_records(client: TestClient,
+                                                            ws: Workspace) -> None:
+    create_project(client)
+    r = post(client, "/designer/objects/project/fields/new", {"name": "budget", "type": "currency"})
+    apply_plan(client, r.text)
+    ws.refresh()
+    ids = [ws.records.create("project", {"name": f"P{i}", "budget": b})["id"]
+           for i, b in enumerate([5, 50, 500, None])]
+    # as you type: a syntax error, an unknown name, then a valid rule
+    bad = post(client, "/designer/objects/project/check",
+               {"when": "budget >", "check_mode": "rule", "check_source": "when"})
+    assert bad.status_code == 200 and 'data-check="error"' in bad.text
+    unknown = post(client, "/designer/objects/project/check",
+                   {"when": "budjet > 10", "check_mode": "rule", "check_source": "when"})
+    assert "budjet" in unknown.text
+    ok = post(client, "/designer/objects/project/check", {
+        "when": "budget > 100", "check_mode": "rule", "check_source": "when",
+        "preview_record": str(ids[2]), "test_all": "1"})
+    assert 'data-check="ok"' in ok.text
+    assert "the rule refuses this record" in ok.text
+    assert "1 of 4 existing records would be refused" in ok.text
+    assert f'href="/o/project/{ids[2]}"' in ok.text
+    formula = post(client, "/designer/objects/project/check", {
+        "expression": "budget * 2", "check_mode": "formula", "result_type": "currency",
+        "preview_record": str(ids[1])})
+    assert "<code>100" in formula.text
+    # save the rule: a plan, then the record service enforces it
+    r = post(client, "/designer/objects/project/rules/new", {
+        "name": "budget_cap", "when": "budget > 100", "message_en": "Too expensive",
+        "message_zh": "太贵了", "field": "budget", "active": "1"})
+    assert r.status_code == 200, r.text[-2000:]
+    assert apply_plan(client, r.text).status_code == 303
+    page = client.get("/designer/objects/project/rules/budget_cap")
+    assert page.status_code == 200 and "Too expensive" in page.text
+    import pytest
+
+    from rapport.errors import ValidationError
+
+    ws.refresh()
+    with pytest.raises(ValidationError):
+        ws.records.create("project", {"name": "X", "budget": 1000})
+    bad_rule = post(client, "/designer/objects/project/rules/new", {
+        "name": "broken", "when": "budget >", "message_en": "x"})
+    assert bad_rule.status_code == 422 and 'href="#in-when"' in bad_rule.text
+    removed = post(client, "/designer/objects/project/rules/budget_cap/remove", {})
+    assert apply_plan(client, removed.text).status_code == 303
+    assert not ws.refresh().objects["project"].validation_rules
+
+
+def test_workflow_and_approval_editors_draw_diagrams(client: TestClient, ws: Workspace) -> None:
+    page = client.get("/designer/workflow/opportunity_sales")
+    assert page.status_code == 200
+    assert "<svg" in page.text and "closed_won" in block(page.text, "diagram", "section")
+    data = dict(ws.state.documents[("workflow", "opportunity_sales")])
+    data["stages"][0]["guidance"] = "Call within a day"
+    r = post(client, "/designer/workflow/opportunity_sales", {"body": json.dumps(data)})
+    assert r.status_code == 200, r.text[-2000:]
+    assert apply_plan(client, r.text).status_code == 303
+    assert ws.refresh().workflows["opportunity_sales"].data["stages"][0]["guidance"] == \
+        "Call within a day"
+    # a new approval flow from its starter
+    starter = client.get("/designer/definitions/new?kind=approval&name=big_deal&object=opportunity",
+                         follow_redirects=True)
+    assert starter.status_code == 200 and "manager_of" in starter.text
+    flow = {"object": "opportunity", "when": "amount > 1000",
+            "steps": [{"name": "boss", "approvers": {"role": "manager"}, "mode": "all"}]}
+    r = post(client, "/designer/approval/big_deal", {"body": json.dumps(flow)})
+    assert r.status_code == 200, r.text[-2000:]
+    apply_plan(client, r.text)
+    assert "big_deal" in ws.refresh().approvals
+    assert "boss" in client.get("/designer/approval/big_deal").text
+    # malformed definitions: errors with their pointer, never a 500
+    for body, needle in [("{", "Not valid JSON"), ("[]", "JSON object"),
+                         (json.dumps({"object": "opportunity", "steps": "x"}), "/steps"),
+                         (json.dumps({"object": "nowhere", "steps": [
+                             {"name": "a", "approvers": {"role": "manager"}}]}), "nowhere")]:
+        r = post(client, "/designer/approval/other", {"body": body})
+        assert r.status_code == 422, body
+        assert needle in block(r.text, "designer-errors", "div"), body
+
+
+def test_revisions_diff_and_rollback(client: TestClient, ws: Workspace) -> None:
+    start = ws.meta.revision
+    create_project(client)
+    page = client.get("/designer/revisions")
+    assert "ann@example.com" in block(page.text, "designer-revisions", "table")
+    diff = client.get(f"/designer/revisions/diff?a={start}&b={start + 1}")
+    assert "object" in diff.text and 'id="diff-object-project"' in diff.text
+    assert "added" in block(diff.text, "diff-object-project", "section")
+    assert "diff-empty" in client.get("/designer/revisions/diff?a=1&b=1").text
+    assert client.get("/designer/revisions/diff?a=x&b=y").status_code == 200
+    r = post(client, f"/designer/revisions/{start}/rollback", {})
+    assert r.status_code == 200
+    assert "drop table project" in block(r.text, "plan-steps", "ol")
+    assert apply_plan(client, r.text).status_code == 303
+    assert "project" not in ws.refresh().objects
+    assert ws.meta.revision == start + 2
+    assert post(client, "/designer/revisions/999/rollback", {}).status_code == 404
+
+
+def test_export_and_import(client: TestClient, ws: Workspace, tmp_path: Path) -> None:
+    one = client.get("/designer/export?object=account")
+    assert one.status_code == 200 and one.json()["name"] == "account"
+    assert "attachment" in one.headers["content-disposition"]
+    everything = client.get("/designer/export").json()
+    assert {d.get("kind", "object") for d in everything} >= {"object", "workflow"}
+    # the same file 'rapport meta apply' reads
+    body = {**one.json(), "name": "account_copy"}
+    body.pop("id")
+    for f in body["fields"]:
+        f.pop("id", None)
+    body.pop("views", None)
+    body.pop("validation_rules", None)
+    body["fields"] = [f for f in body["fields"] if f["type"] not in {"rollup"}]
+    r = post(client, "/designer/import", {"body": json.dumps(body)})
+    assert r.status_code == 200, r.text[-2000:]
+    assert "create table account_copy" in r.text
+    assert apply_plan(client, r.text).status_code == 303
+    assert "account_copy" in ws.refresh().objects
+    bad = post(client, "/designer/import", {"body": "{nope"})
+    assert bad.status_code == 422 and "Not valid JSON" in bad.text
+    bad = post(client, "/designer/import", {"body": json.dumps([{"fields": "x", "name": "q"}])})
+    assert bad.status_code == 422 and "designer-errors" in bad.text
+    assert client.get("/designer/export?object=nope").status_code == 404
+
+
+def test_cli_history_diff_rollback(tmp_path: Path, database_url: str) -> None:
+    root = tmp_path / "crm"
+    assert CliRunner().invoke(main, ["init", str(root), "--database", database_url]).exit_code == 0
+    spec = tmp_path / "project.json"
+    spec.write_text(json.dumps({"name": "project", "fields": [{"name": "name", "type": "text"}]}))
+    args = ["--workspace", str(root), "--database", database_url]
+    assert CliRunner().invoke(main, [*args, "meta", "apply", str(spec)]).exit_code == 0
+    history = CliRunner().invoke(main, [*args, "meta", "history"])
+    assert history.exit_code == 0 and "object/project" in history.output
+    first = history.output.splitlines()[-1].split()[0]
+    diff = CliRunner().invoke(main, [*args, "meta", "diff", first, str(int(first) + 1)])
+    assert "== object/project (added)" in diff.output
+    plan = CliRunner().invoke(main, [*args, "meta", "rollback", first, "--plan"])
+    assert plan.exit_code == 0 and "- drop table project" in plan.output
+    done = CliRunner().invoke(main, [*args, "meta", "rollback", first])
+    assert done.exit_code == 0 and "applied as revision" in done.output
+    missing = CliRunner().invoke(main, [*args, "meta", "rollback", "999"])
+    assert missing.exit_code == 1 and "no metadata revision 999" in missing.output
