@@ -22,44 +22,53 @@ def _text(x: float, y: float, value: Any, size: int = 13, weight: str = "600",
 
 
 def workflow_svg(data: Mapping[str, Any]) -> Markup:
-    """Stages left to right (probability and category under the name); each transition an
-    arc above (forward) or below (backward), ``*`` as a dashed line from every stage."""
+    """Stages left to right (probability, category and required fields under the name);
+    a forward transition an arc above, a backward one an arc below (violet when it has a
+    condition or roles); a transition from ``*`` a dashed arrow into its stage."""
     stages = [s for s in data.get("stages", []) if isinstance(s, Mapping) and s.get("name")]
     if not stages:
         return Markup("")
-    pos = {s["name"]: i for i, s in enumerate(stages)}
+    pos = {str(s["name"]): i for i, s in enumerate(stages)}
     width = len(stages) * (BOX_W + GAP) + GAP
-    top = 80
-    parts: list[str] = []
-    arcs: list[str] = []
-    transitions = [t for t in data.get("transitions", []) if isinstance(t, Mapping)]
-    levels = {"up": 0, "down": 0}
-    for t in transitions:
+    arcs: list[tuple[bool, float, float, int, str]] = []   # forward, x1, x2, level, colour
+    from_any: set[int] = set()
+    levels = {True: 0, False: 0}
+    for t in (t for t in data.get("transitions", []) if isinstance(t, Mapping)):
         to = pos.get(str(t.get("to")))
         if to is None:
             continue
-        sources = range(len(stages)) if t.get("from") == "*" else \
-            [pos[str(t.get("from"))]] if str(t.get("from")) in pos else []
-        for fr in sources:
-            if fr == to:
-                continue
-            x1 = GAP + fr * (BOX_W + GAP) + BOX_W / 2
-            x2 = GAP + to * (BOX_W + GAP) + BOX_W / 2
-            forward = to > fr
-            side = "up" if forward else "down"
-            levels[side] += 1
-            lift = 18 + 10 * min(levels[side], 6)
-            y = top if forward else top + BOX_H
-            cy = y - lift if forward else y + lift
-            dash = ' stroke-dasharray="4 3"' if t.get("from") == "*" else ""
-            colour = "#7a5af8" if t.get("roles") or t.get("when") else "#667085"
-            arcs.append(f'<path d="M{x1:.0f},{y} C{x1:.0f},{cy} {x2:.0f},{cy} {x2:.0f},{y}" '
-                        f'fill="none" stroke="{colour}" stroke-width="1.5"{dash} '
-                        f'marker-end="url(#arrow)"/>')
+        if t.get("from") == "*":
+            from_any.add(to)
+            continue
+        fr = pos.get(str(t.get("from")))
+        if fr is None or fr == to:
+            continue
+        forward = to > fr
+        levels[forward] += 1
+        colour = "#7a5af8" if t.get("roles") or t.get("when") else "#667085"
+        arcs.append((forward, _centre(fr), _centre(to), levels[forward], colour))
+    lift = lambda level, span: 14 + 10 * level + 4 * span  # noqa: E731
+    up = max([lift(lv, abs(x2 - x1) / (BOX_W + GAP)) for f, x1, x2, lv, _c in arcs if f] or [0])
+    down = max([lift(lv, abs(x2 - x1) / (BOX_W + GAP)) for f, x1, x2, lv, _c in arcs
+                if not f] or [0])
+    top = 30 + up * 0.8
+    parts: list[str] = []
+    for forward, x1, x2, level, colour in arcs:
+        span = abs(x2 - x1) / (BOX_W + GAP)
+        y = top if forward else top + BOX_H
+        cy = y - lift(level, span) if forward else y + lift(level, span)
+        parts.append(f'<path d="M{x1 + 6:.0f},{y:.0f} C{x1 + 6:.0f},{cy:.0f} {x2 - 6:.0f},'
+                     f'{cy:.0f} {x2 - 6:.0f},{y:.0f}" fill="none" stroke="{colour}" '
+                     f'stroke-width="1.5" marker-end="url(#arrow)"/>')
+    for i in sorted(from_any):
+        x = _centre(i) + BOX_W / 2 - 18
+        parts.append(f'<path d="M{x:.0f},{top - 26:.0f} L{x:.0f},{top - 2:.0f}" stroke="#b54708" '
+                     'stroke-width="1.5" stroke-dasharray="4 3" marker-end="url(#arrow)"/>')
+        parts.append(_text(x, top - 30, "* →", 11, "600", "#b54708"))
     for i, s in enumerate(stages):
         x = GAP + i * (BOX_W + GAP)
         colour = CATEGORY_COLOURS.get(str(s.get("category") or ""), "#2e6bd1")
-        parts.append(f'<rect x="{x}" y="{top}" width="{BOX_W}" height="{BOX_H}" rx="8" '
+        parts.append(f'<rect x="{x}" y="{top:.0f}" width="{BOX_W}" height="{BOX_H}" rx="8" '
                      f'fill="#fff" stroke="{colour}" stroke-width="2"/>')
         parts.append(_text(x + BOX_W / 2, top + 23, s["name"]))
         sub = []
@@ -71,13 +80,21 @@ def workflow_svg(data: Mapping[str, Any]) -> Markup:
             sub.append("*" + ",".join(map(str, s["required"])))
         if sub:
             parts.append(_text(x + BOX_W / 2, top + 41, " · ".join(sub), 11, "400", "#475467"))
-    height = top + BOX_H + 90
+    height = top + BOX_H + down * 0.8 + 20
+    return _svg(width, height, parts)
+
+
+def _centre(i: int) -> float:
+    return GAP + i * (BOX_W + GAP) + BOX_W / 2
+
+
+def _svg(width: float, height: float, parts: list[str]) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="designer-diagram" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+        f'viewBox="0 0 {width:.0f} {height:.0f}" preserveAspectRatio="xMinYMin meet">'
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#667085"/></marker></defs>' + "".join(arcs) + "".join(parts) + "</svg>")
+        'fill="#667085"/></marker></defs>' + "".join(parts) + "</svg>")
 
 
 def approval_svg(data: Mapping[str, Any]) -> Markup:
@@ -113,9 +130,4 @@ def approval_svg(data: Mapping[str, Any]) -> Markup:
                          'marker-end="url(#arrow)"/>')
             parts.append(_text(x + BOX_W / 2, top + BOX_H + 44, "rejected", 11, "400", "#b42318"))
     height = top + BOX_H + 60
-    return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="designer-diagram" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#667085"/></marker></defs>' + "".join(parts) + "</svg>")
+    return _svg(width, height, parts)
