@@ -194,3 +194,34 @@ def test_cli_history_diff_rollback(tmp_path: Path, database_url: str) -> None:
     assert done.exit_code == 0 and "applied as revision" in done.output
     missing = CliRunner().invoke(main, [*args, "meta", "rollback", "999"])
     assert missing.exit_code == 1 and "no metadata revision 999" in missing.output
+
+
+def test_designer_changes_are_live_in_another_process(client: TestClient, ws: Workspace) -> None:
+    """A second workspace on the same database (another worker process) serves the new
+    object on its next request: its metadata cache is keyed by the stored revision."""
+    from conftest import login
+    from rapport.web.app import create_app
+
+    other = Workspace.open(ws.root)
+    try:
+        other_client = login(TestClient(create_app(other)), "ann@example.com")
+        assert other_client.get("/o/project").status_code == 404
+        create_project(client)
+        assert other_client.get("/o/project").status_code == 200
+        assert other.meta.revision == ws.meta.revision
+        r = post(client, "/designer/objects/project/fields/new", {"name": "budget",
+                                                                  "type": "currency"})
+        apply_plan(client, r.text)
+        assert 'name="budget"' in other_client.get("/o/project/new").text
+    finally:
+        other.close()
+
+
+def test_screens_in_chinese(client: TestClient) -> None:
+    token = client.get("/designer").text
+    from conftest import csrf_of
+
+    client.post("/locale", data={"csrf_token": csrf_of(token), "locale": "zh-CN", "next": "/"})
+    page = client.get("/designer")
+    assert "设计器" in page.text and "新建对象" in page.text
+    assert "查看变更计划" in client.get("/designer/objects/account/fields/new?type=picklist").text
