@@ -225,3 +225,89 @@ def test_screens_in_chinese(client: TestClient) -> None:
     page = client.get("/designer")
     assert "设计器" in page.text and "新建对象" in page.text
     assert "查看变更计划" in client.get("/designer/objects/account/fields/new?type=picklist").text
+
+
+def flow_form(page: str) -> dict[str, Any]:
+    """The inputs of the flow form, as a browser would send them (repeated names kept)."""
+    import html as html_lib
+    import re
+
+    form: dict[str, Any] = {}
+    for tag in re.finditer(r"<(input|select)\b([^>]*)>(.*?)(?=<(?:input|select|/td|/div)\b)",
+                           page.split('id="flow-form"')[1], re.S):
+        attrs = tag.group(2)
+        name = re.search(r'name="([^"]+)"', attrs)
+        if not name or name.group(1) == "csrf_token" or " disabled" in attrs:
+            continue
+        if tag.group(1) == "select":
+            chosen = re.search(r'<option value="([^"]*)" selected', tag.group(3)) or \
+                re.search(r'<option value="([^"]*)"', tag.group(3))
+            value = chosen.group(1) if chosen else ""
+        else:
+            if 'type="checkbox"' in attrs and " checked" not in attrs:
+                continue
+            found = re.search(r'value="([^"]*)"', attrs)
+            value = found.group(1) if found else ""
+        form.setdefault(name.group(1), []).append(html_lib.unescape(value))
+    return form
+
+
+def test_workflow_form_editor(client: TestClient, ws: Workspace) -> None:
+    page = client.get("/designer/flows/workflow/opportunity_sales")
+    assert page.status_code == 200 and "<svg" in page.text
+    form = flow_form(page.text)
+    assert form["st_name"][:2] == ["prospecting", "qualification"]
+    # unchanged, the form gives back the stored definition: no change at all
+    r = post(client, "/designer/flows/workflow/opportunity_sales", form)
+    assert r.status_code == 200, block(r.text, "designer-errors", "div")
+    assert "plan-empty" in r.text
+    before = dict(ws.state.documents[("workflow", "opportunity_sales")])
+    payload = json.loads(__import__("html").unescape(
+        __import__("re").search(r'name="payload" value="([^"]*)"', r.text).group(1)))
+    assert payload["docs"][0][1] == before
+    # a change: guidance and a transition's field update
+    form["st_guidance_en"][0] = "Call them"
+    i = form["tr_from"].index("")
+    form["tr_from"][i], form["tr_to"][i] = "prospecting", "closed_won"
+    form["tr_set"][i] = "probability = 100"
+    form["tr_roles"][i] = "manager"
+    r = post(client, "/designer/flows/workflow/opportunity_sales", form)
+    assert r.status_code == 200, r.text[-2000:]
+    assert apply_plan(client, r.text).status_code == 303
+    wf = ws.refresh().workflows["opportunity_sales"].data
+    assert wf["stages"][0]["guidance"]["en"] == "Call them"
+    assert wf["stages"][0]["guidance"]["zh-CN"] == before["stages"][0]["guidance"]["zh-CN"]
+    assert {"from": "prospecting", "to": "closed_won", "roles": ["manager"],
+            "set": {"probability": "100"}} in wf["transitions"]
+    # bad input names where
+    form["tr_set"][i] = "probability"
+    r = post(client, "/designer/flows/workflow/opportunity_sales", form)
+    assert r.status_code == 422 and "field = formula" in r.text
+    form["tr_set"][i] = ""
+    form["st_name"][0] = "not_a_value"
+    r = post(client, "/designer/flows/workflow/opportunity_sales", form)
+    assert r.status_code == 422 and "not_a_value" in block(r.text, "designer-errors", "div")
+
+
+def test_approval_form_editor(client: TestClient, ws: Workspace) -> None:
+    new = client.get("/designer/definitions/new?kind=approval&name=big_deal&object=opportunity",
+                     follow_redirects=True)
+    assert new.status_code == 200 and 'id="flow-form"' in new.text
+    form = flow_form(new.text)
+    form["when"] = ["amount > 1000"]
+    form["sp_name"][1], form["sp_kind"][1], form["sp_value"][1] = "finance", "role", "manager"
+    form["sp_mode"][1], form["sp_quorum"][1] = "quorum", "2"
+    form["on_approve"] = ["description = 'approved'"]
+    r = post(client, "/designer/flows/approval/big_deal", form)
+    assert r.status_code == 200, r.text[-3000:]
+    assert apply_plan(client, r.text).status_code == 303
+    flow = ws.refresh().approvals["big_deal"].data
+    assert flow["steps"][1] == {"name": "finance", "approvers": {"role": "manager"},
+                                "mode": "quorum", "quorum": 2}
+    assert flow["lock"] is True and flow["when"] == "amount > 1000"
+    page = client.get("/designer/flows/approval/big_deal")
+    assert "finance" in block(page.text, "diagram", "section")
+    form = flow_form(page.text)
+    form["sp_quorum"][1] = "two"
+    r = post(client, "/designer/flows/approval/big_deal", form)
+    assert r.status_code == 422 and "designer-errors" in r.text

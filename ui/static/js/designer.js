@@ -37,6 +37,13 @@
     Sortable.create(rows, { handle: ".drag-handle", animation: 120, ghostClass: "drag-ghost" });
   }
 
+  // -- stages and approval steps: drag to reorder --------------------------------------
+  if (hasSortable) {
+    document.querySelectorAll("[data-flow-rows]").forEach((body) => {
+      Sortable.create(body, { handle: ".drag-handle", animation: 120, ghostClass: "drag-ghost" });
+    });
+  }
+
   // -- fields of an object: drag to reorder, then save the order ----------------------
   const orderForm = document.querySelector("[data-order-form]");
   if (orderForm && hasSortable) {

@@ -71,7 +71,7 @@ def label_parts(label: Any) -> tuple[str, str]:
 
 
 def put(data: dict[str, Any], key: str, value: Any) -> None:
-    if value is None or value == "" or value == ():
+    if value is None or (not isinstance(value, bool | int | float) and not value):
         data.pop(key, None)
     else:
         data[key] = value

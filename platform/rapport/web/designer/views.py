@@ -38,6 +38,13 @@ from ...storage.plan import Plan
 from ...workspace import StaleRevision
 from .access import can_design
 from .diagrams import approval_svg, workflow_svg
+from .flows import (
+    APPROVER_KINDS,
+    approval_from_form,
+    approval_rows,
+    workflow_from_form,
+    workflow_rows,
+)
 from .forms import (
     FIELD_KEYS,
     default_text,
@@ -754,6 +761,58 @@ class Designer:
         return self.render(request, "json.html", actor, status=422,
                            **self.json_context(kind, name, body, problems, creating))
 
+    # -- stage workflows and approval flows ------------------------------------------------
+
+    def flow_context(self, kind: str, name: str, data: dict[str, Any], creating: bool,
+                     errors: dict[str, str], general: list[str]) -> dict[str, Any]:
+        obj = self.ws.meta.objects.get(str(data.get("object") or ""))
+        rows = workflow_rows(data) if kind == "workflow" else approval_rows(data)
+        try:
+            diagram = workflow_svg(data) if kind == "workflow" else approval_svg(data)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            diagram = None
+        return {"kind": kind, "name": name, "data": data, "obj": obj, "creating": creating,
+                "errors": errors, "general": general, "diagram": diagram,
+                "objects": sorted(self.ws.meta.objects), "label_parts": label_parts,
+                "approver_kinds": APPROVER_KINDS, **rows}
+
+    def _flow_kind(self, request: Request) -> str:
+        kind = request.path_params["kind"]
+        if kind not in {"workflow", "approval"}:
+            raise NotFound(self.t(request, "designer.no_kind", kind=kind[:30]))
+        return kind
+
+    async def flow_page(self, request: Request) -> Response:
+        actor = await self.admin(request)
+        kind = self._flow_kind(request)
+        name = request.path_params["name"]
+        found = self.ws.state.documents.get((kind, name))
+        data = copy.deepcopy(dict(found)) if found else \
+            self.starter(kind, name, text(request.query_params, "object", 63))
+        return self.render(request, "flow.html", actor,
+                           **self.flow_context(kind, name, data, found is None, {}, []))
+
+    async def save_flow(self, request: Request) -> Response:
+        actor = await self.admin(request)
+        kind = self._flow_kind(request)
+        name = request.path_params["name"]
+        form = await request.form()
+        stored = self.ws.state.documents.get((kind, name))
+        build = workflow_from_form if kind == "workflow" else approval_from_form
+        data, errors = build(form, stored, name)
+        general: list[str] = []
+        if not errors:
+            result = await self.propose(request, actor, [(kind, data)],
+                                        f"/designer/flows/{kind}/{name}",
+                                        self.t(request, "designer.summary_json",
+                                               kind=self.t(request, f"designer.kind_{kind}"),
+                                               name=name))
+            if isinstance(result, Response):
+                return result
+            general = [f"{p.pointer or '/'}: {p.message}" for p in result]
+        return self.render(request, "flow.html", actor, status=422,
+                           **self.flow_context(kind, name, data, stored is None, errors, general))
+
     async def new_definition(self, request: Request) -> Response:
         """A new workflow or approval: its name and object, then its JSON editor."""
         await self.admin(request)
@@ -762,7 +821,7 @@ class Designer:
         obj = text(request.query_params, "object", 63)
         if kind not in {"workflow", "approval"} or not name:
             return RedirectResponse("/designer", status_code=303)
-        return RedirectResponse(f"/designer/{kind}/{name}?object={obj}", status_code=303)
+        return RedirectResponse(f"/designer/flows/{kind}/{name}?object={obj}", status_code=303)
 
     async def remove_definition(self, request: Request) -> Response:
         actor = await self.admin(request)
@@ -907,6 +966,8 @@ class Designer:
             Route(o + "/check", self.check, methods=["POST"]),
             Route(o + "/layout", self.layout_page, methods=["GET"]),
             Route(o + "/layout", self.save_layout, methods=["POST"]),
+            Route("/designer/flows/{kind}/{name}", self.flow_page, methods=["GET"]),
+            Route("/designer/flows/{kind}/{name}", self.save_flow, methods=["POST"]),
             Route("/designer/{kind}/{name}", self.json_page, methods=["GET"]),
             Route("/designer/{kind}/{name}", self.save_json, methods=["POST"]),
             Route("/designer/{kind}/{name}/remove", self.remove_definition, methods=["POST"]),
