@@ -4,8 +4,11 @@ rollback), export and import; and the CLI's meta history | diff | rollback."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from starlette.testclient import TestClient
@@ -229,9 +232,6 @@ def test_screens_in_chinese(client: TestClient) -> None:
 
 def flow_form(page: str) -> dict[str, Any]:
     """The inputs of the flow form, as a browser would send them (repeated names kept)."""
-    import html as html_lib
-    import re
-
     form: dict[str, Any] = {}
     for tag in re.finditer(r"<(input|select)\b([^>]*)>(.*?)(?=<(?:input|select|/td|/div)\b)",
                            page.split('id="flow-form"')[1], re.S):
@@ -248,7 +248,7 @@ def flow_form(page: str) -> dict[str, Any]:
                 continue
             found = re.search(r'value="([^"]*)"', attrs)
             value = found.group(1) if found else ""
-        form.setdefault(name.group(1), []).append(html_lib.unescape(value))
+        form.setdefault(name.group(1), []).append(html.unescape(value))
     return form
 
 
@@ -262,8 +262,8 @@ def test_workflow_form_editor(client: TestClient, ws: Workspace) -> None:
     assert r.status_code == 200, block(r.text, "designer-errors", "div")
     assert "plan-empty" in r.text
     before = dict(ws.state.documents[("workflow", "opportunity_sales")])
-    payload = json.loads(__import__("html").unescape(
-        __import__("re").search(r'name="payload" value="([^"]*)"', r.text).group(1)))
+    payload = json.loads(html.unescape(re.search(r'name="payload" value="([^"]*)"',
+                                                 r.text).group(1)))
     assert payload["docs"][0][1] == before
     # a change: guidance and a transition's field update
     form["st_guidance_en"][0] = "Call them"
