@@ -48,6 +48,13 @@ def test_rename_a_value_migrates_records_and_follows_the_workflow(client: TestCl
     assert "negotiating" in stages and "negotiation" not in stages
     rule = ws.meta.objects["opportunity"].validation_rules[0]
     assert "'negotiating'" in rule.when
+    # reports filtering on the value follow too
+    form = option_form(ws, "opportunity", "stage", change={"closed_lost": "lost"})
+    r = post(client, "/designer/objects/opportunity/fields/stage", form)
+    assert "report/open_pipeline" in block(r.text, "plan-also", "p")
+    assert apply_plan(client, r.text).status_code == 303
+    ws.refresh()
+    assert ws.meta.reports["open_pipeline"].data["filters"][0]["value"] == ["closed_won", "lost"]
     # the stored definition keeps no rename marker: applying it again changes nothing
     stored = ws.state.documents[("object", "opportunity")]
     stage = next(f for f in stored["fields"] if f["name"] == "stage")

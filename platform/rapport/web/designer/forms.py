@@ -326,7 +326,8 @@ def follow_value_renames(doc: dict[str, Any], field_name: str, renames: Mapping[
     """A picklist value renamed where definitions name it: the field's default, the
     object's rules and formulas (quoted literals), the stages and transitions of the
     workflows over the field, the conditions and field updates of the object's approval
-    flows. Changes ``doc`` in place; returns the other definitions changed."""
+    flows, the filters of the object's reports on the field. Changes ``doc`` in place;
+    returns the other definitions changed."""
     if not renames:
         return []
     for f in doc.get("fields", []):
@@ -339,10 +340,19 @@ def follow_value_renames(doc: dict[str, Any], field_name: str, renames: Mapping[
         rule["when"] = _literal(rule.get("when"), renames)
     changed: list[tuple[str, dict[str, Any]]] = []
     for (kind, _name), data in stored.items():
-        if data.get("object") != doc["name"] or kind not in {"workflow", "approval"}:
+        if data.get("object") != doc["name"] or kind not in {"workflow", "approval", "report"}:
             continue
         new = copy.deepcopy(dict(data))
-        if kind == "workflow":
+        if kind == "report":
+            for flt in new.get("filters", []):
+                if isinstance(flt, dict) and flt.get("field") == field_name:
+                    value = flt.get("value")
+                    if isinstance(value, str):
+                        flt["value"] = renames.get(value, value)
+                    elif isinstance(value, list):
+                        flt["value"] = [renames.get(v, v) if isinstance(v, str) else v
+                                        for v in value]
+        elif kind == "workflow":
             own = new.get("field") == field_name
             for stage in new.get("stages", []):
                 if own:
