@@ -79,6 +79,21 @@ def test_rule_editor_check_preview_and_test_against_records(client: TestClient,
         "expression": "budget * 2", "check_mode": "formula", "result_type": "currency",
         "preview_record": str(ids[1])})
     assert "<code>100" in formula.text
+    # through a lookup: the account's name
+    r = post(client, "/designer/objects/project/fields/new", {
+        "name": "account", "type": "lookup", "target": "account"})
+    apply_plan(client, r.text)
+    ws.refresh()
+    acme = ws.records.create("account", {"name": "Acme"})
+    ws.records.update("project", ids[0], {"account": acme["id"]})
+    via = post(client, "/designer/objects/project/check", {
+        "expression": "account.name", "check_mode": "formula", "result_type": "text",
+        "preview_record": str(ids[0])})
+    assert "<code>Acme</code>" in via.text
+    rule = post(client, "/designer/objects/project/check", {
+        "when": "account.name == 'Acme'", "check_mode": "rule", "check_source": "when",
+        "test_all": "1"})
+    assert "1 of 4 existing records would be refused" in rule.text
     # save the rule: a plan, then the record service enforces it
     r = post(client, "/designer/objects/project/rules/new", {
         "name": "budget_cap", "when": "budget > 100", "message_en": "Too expensive",

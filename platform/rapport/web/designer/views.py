@@ -541,7 +541,9 @@ class Designer:
             try:
                 record = self.ws.records.get(obj.name, int(record_id))
                 out["record"] = record
-                out["value"] = formula.evaluate(record)
+                with self.ws.read_engine.connect() as conn:
+                    get = self.ws.records.path_reader(conn)(obj, record)
+                    out["value"] = formula.evaluate(record, get)
             except NotFound:
                 pass
             except FormulaError as exc:
@@ -560,11 +562,13 @@ class Designer:
         ids: list[int] = []
         with self.ws.read_engine.connect() as conn:
             rows = conn.execute(select(table).order_by(table.c.id.desc()).limit(TEST_RULE_LIMIT))
-            for row in rows:
+            reader = self.ws.records.path_reader(conn)
+            for row in rows.all():
                 tested += 1
                 values = dict(row._mapping)
+                get = reader(obj, values)
                 try:
-                    refused = bool(formula.evaluate(values))
+                    refused = bool(formula.evaluate(values, get))
                 except FormulaError:
                     refused = False
                 if refused:
