@@ -4,6 +4,7 @@ designer link. State-changing requests need the CSRF token."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -76,3 +77,26 @@ def test_admin_gets_every_get_screen(client: TestClient, ws: Workspace) -> None:
         r = client.get(path, follow_redirects=False)
         assert r.status_code in {200, 303, 404}, (path, r.status_code, r.text[-500:])
         assert r.status_code != 500
+
+
+GARBAGE = [{}, {"name": "x" * 500, "type": "lookup", "target": "nowhere", "order": ",,,",
+                "payload": "[1, 2]", "revision": "abc", "body": "{\"a\": [}",
+                "opt_value": ["a", "a"], "opt_was": ["zz"], "section_fields": ["name,name"],
+                "st_name": ["a"], "st_probability": ["NaN"], "tr_from": ["*"], "tr_index": ["99"],
+                "sp_name": ["s"], "sp_kind": ["evil"], "sp_index": ["-1"], "sp_mode": ["quorum"],
+                "when": "__import__('os')", "expression": "().__class__", "max_length": "-1",
+                "min": "inf", "default": "\x00", "check_mode": "rule", "test_all": "1",
+                "preview_record": "99999"},
+           {"payload": json.dumps({"docs": [["object", {"name": "x", "fields": "no"}]]}),
+            "revision": "1", "confirm_loss": "1"}]
+
+
+def test_bad_input_on_every_post_route_is_never_a_500(client: TestClient, ws: Workspace) -> None:
+    token = csrf_of(client.get("/designer").text)
+    for method, path in designer_routes(client.app):
+        if method != "POST":
+            continue
+        for data in GARBAGE:
+            r = client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+            assert r.status_code < 500, (path, data, r.text[-1500:])
+    assert ws.refresh().objects["account"].has_field("name")
