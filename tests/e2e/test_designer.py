@@ -238,3 +238,30 @@ def test_workflow_diagram_and_revisions(logged_in: Any, ws: Workspace) -> None:
     page.goto(f"/designer/revisions/diff?a=0&b={ws.meta.revision}")
     expect(page.locator(".designer-diff").first).to_be_visible()
     shot(page, "diff")
+
+
+def test_fields_reordered_by_dragging_their_rows(logged_in: Any, ws: Workspace) -> None:
+    page = logged_in
+    page.goto("/designer/objects/product")
+    rows = page.locator("#designer-fields tbody tr")
+    names = [rows.nth(i).get_attribute("data-name") for i in range(rows.count())]
+    expect(page.locator("[data-order-actions]")).to_be_hidden()
+    handle = rows.nth(0).locator(".drag-handle")
+    target = rows.nth(2)
+    handle.scroll_into_view_if_needed()
+    start, end = handle.bounding_box(), target.bounding_box()
+    assert start and end
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 5, start["y"] + 10, steps=5)
+    page.mouse.move(end["x"] + 20, end["y"] + end["height"] - 4, steps=20)
+    page.wait_for_timeout(300)
+    page.mouse.move(end["x"] + 20, end["y"] + end["height"] - 2, steps=2)
+    page.mouse.up()
+    expect(page.locator("[data-order-actions]")).to_be_visible()
+    order = page.locator("[data-order-input]").input_value().split(",")
+    assert order != names and sorted(order) == sorted(names)
+    page.locator("#save-order").click()
+    expect(page.locator("#plan-empty")).to_be_visible()  # an order is no schema change
+    apply(page)
+    assert list(ws.refresh().objects["product"].field_names) == order
