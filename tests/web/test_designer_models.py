@@ -74,6 +74,7 @@ def test_rule_editor_check_preview_and_test_against_records(client: TestClient,
     assert 'data-check="ok"' in ok.text
     assert "the rule refuses this record" in ok.text
     assert "1 of 4 existing records would be refused" in ok.text
+    assert "data-in-sql" in ok.text  # counted by the database
     assert f'href="/o/project/{ids[2]}"' in ok.text
     formula = post(client, "/designer/objects/project/check", {
         "expression": "budget * 2", "check_mode": "formula", "result_type": "currency",
@@ -94,6 +95,7 @@ def test_rule_editor_check_preview_and_test_against_records(client: TestClient,
         "when": "account.name == 'Acme'", "check_mode": "rule", "check_source": "when",
         "test_all": "1"})
     assert "1 of 4 existing records would be refused" in rule.text
+    assert "data-in-sql" not in rule.text  # through a lookup: record by record
     # save the rule: a plan, then the record service enforces it
     r = post(client, "/designer/objects/project/rules/new", {
         "name": "budget_cap", "when": "budget > 100", "message_en": "Too expensive",

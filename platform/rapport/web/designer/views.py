@@ -59,6 +59,7 @@ from .forms import (
     text,
     types_of,
 )
+from .rulesql import rule_condition
 
 if TYPE_CHECKING:
     from ..screens import Screens
@@ -549,8 +550,26 @@ class Designer:
             except FormulaError as exc:
                 out["value_error"] = str(exc)
         if mode == "rule" and test_all:
-            out["tested"], out["failing"], out["failing_ids"] = self._test_rule(obj, formula)
+            counted = self._count_rule(obj, expression)
+            out["in_sql"] = counted is not None
+            out["tested"], out["failing"], out["failing_ids"] = counted or \
+                self._test_rule(obj, formula)
         return out
+
+    def _count_rule(self, obj: ObjectDef, when: str) -> tuple[int, int, list[int]] | None:
+        """The same counts in two SQL queries, when the rule translates (rulesql)."""
+        from sqlalchemy import func, select
+
+        table = self.ws.table(obj.name)
+        condition = rule_condition(when, obj, table)
+        if condition is None:
+            return None
+        with self.ws.read_engine.connect() as conn:
+            total, failing = conn.execute(select(
+                func.count(), func.count().filter(condition)).select_from(table)).one()
+            ids = list(conn.scalars(select(table.c.id).where(condition)
+                                    .order_by(table.c.id.desc()).limit(FAILING_SHOWN)))
+        return int(total), int(failing), ids
 
     def _test_rule(self, obj: ObjectDef, formula: Any) -> tuple[int, int, list[int]]:
         """How many of the object's records the rule would refuse (at most TEST_RULE_LIMIT
