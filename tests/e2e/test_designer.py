@@ -265,3 +265,21 @@ def test_fields_reordered_by_dragging_their_rows(logged_in: Any, ws: Workspace) 
     expect(page.locator("#plan-empty")).to_be_visible()  # an order is no schema change
     apply(page)
     assert list(ws.refresh().objects["product"].field_names) == order
+
+
+OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def test_designer_screens_fit_a_phone(new_page: Any, admin: Any) -> None:
+    """Wide tables scroll inside their card; the page itself never scrolls sideways."""
+    page = new_page(e2ekit.PHONE)
+    e2ekit.login(page)
+    for name, path in [("phone-home", "/designer"), ("phone-object", "/designer/objects/opportunity"),
+                       ("phone-field", "/designer/objects/opportunity/fields/stage"),
+                       ("phone-layout", "/designer/objects/opportunity/layout"),
+                       ("phone-workflow", "/designer/flows/workflow/opportunity_sales"),
+                       ("phone-revisions", "/designer/revisions")]:
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
+        shot(page, name)
+        assert page.evaluate(OVERFLOW) <= 0, path
