@@ -214,6 +214,8 @@ def meta_diff(ctx: click.Context, a: int, b: int) -> None:
         changes = diff_revisions(_workspace(ctx), a, b)
         for c in changes:
             click.echo(f"== {c.kind}/{c.name} ({c.status})")
+            for line in c.summary:
+                click.echo(f"# {line}")
             for line in c.lines:
                 click.echo(line)
         if not changes:

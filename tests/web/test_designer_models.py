@@ -159,6 +159,15 @@ def test_revisions_diff_and_rollback(client: TestClient, ws: Workspace) -> None:
     diff = client.get(f"/designer/revisions/diff?a={start}&b={start + 1}")
     assert "object" in diff.text and 'id="diff-object-project"' in diff.text
     assert "added" in block(diff.text, "diff-object-project", "section")
+    r = post(client, "/designer/objects/project/fields/name", {"name": "title", "type": "text",
+                                                              "max_length": "80"})
+    apply_plan(client, r.text)
+    diff = client.get(f"/designer/revisions/diff?a={start + 1}&b={start + 2}")
+    summary = block(diff.text, "diff-object-project", "section")
+    assert "~ field name renamed to title" in summary and "~ field title: label, max_length" in summary
+    # rolling back the rename is a rename, with the data kept
+    back = post(client, f"/designer/revisions/{start + 1}/rollback", {})
+    assert "rename column project.name (from title)" in block(back.text, "plan-steps", "ol")
     assert "diff-empty" in client.get("/designer/revisions/diff?a=1&b=1").text
     assert client.get("/designer/revisions/diff?a=x&b=y").status_code == 200
     r = post(client, f"/designer/revisions/{start}/rollback", {})
@@ -166,7 +175,7 @@ def test_revisions_diff_and_rollback(client: TestClient, ws: Workspace) -> None:
     assert "drop table project" in block(r.text, "plan-steps", "ol")
     assert apply_plan(client, r.text).status_code == 303
     assert "project" not in ws.refresh().objects
-    assert ws.meta.revision == start + 2
+    assert ws.meta.revision == start + 3
     assert post(client, "/designer/revisions/999/rollback", {}).status_code == 404
 
 

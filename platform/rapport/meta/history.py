@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -38,6 +38,7 @@ class DefinitionDiff:
     name: str
     status: str                 # added, removed, changed
     lines: list[str]            # unified diff of the pretty-printed JSON (+/- lines)
+    summary: list[str] = field(default_factory=list)  # an object's fields, in words
 
     @property
     def key(self) -> str:
@@ -59,7 +60,35 @@ def diff_documents(a: dict[Key, dict[str, Any]], b: dict[Key, dict[str, Any]]
         lines = list(difflib.unified_diff(_pretty(before) if before is not None else [],
                                           _pretty(after) if after is not None else [],
                                           lineterm="", n=2))[2:]
-        out.append(DefinitionDiff(key[0], key[1], status, lines))
+        summary = _field_summary(before or {}, after or {}) if key[0] == "object" else []
+        out.append(DefinitionDiff(key[0], key[1], status, lines, summary))
+    return out
+
+
+def _field_summary(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Fields added, removed, renamed and changed (matched by their ids, else names)."""
+    def keyed(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {str(f.get("id") or f.get("name")): f for f in doc.get("fields", [])
+                if isinstance(f, dict)}
+    old, new = keyed(before), keyed(after)
+    out = [f"+ field {new[k]['name']} ({new[k].get('type')})" for k in new if k not in old]
+    out += [f"- field {old[k]['name']} ({old[k].get('type')})" for k in old if k not in new]
+    for k in new:
+        if k in old and old[k] != new[k]:
+            a, b = old[k], new[k]
+            if a.get("name") != b.get("name"):
+                out.append(f"~ field {a.get('name')} renamed to {b.get('name')}")
+            keys = sorted(k2 for k2 in set(a) | set(b) if k2 not in {"name", "id"}
+                          and a.get(k2) != b.get(k2))
+            if keys:
+                out.append(f"~ field {b.get('name')}: {', '.join(keys)}")
+    order_old = [k for k in old if k in new]
+    order_new = [k for k in new if k in old]
+    if order_old != order_new:
+        out.append("~ fields reordered")
+    for part in ("views", "validation_rules", "title_field", "label", "indexes"):
+        if before.get(part) != after.get(part) and before and after:
+            out.append(f"~ {part}")
     return out
 
 
