@@ -186,6 +186,66 @@ def meta_export(ctx: click.Context, directory: str) -> None:
         click.echo(f"{len(written)} definition(s) written to {directory}")
 
 
+@meta.command("history")
+@click.option("--limit", default=50, show_default=True, help="How many revisions, newest first.")
+@click.pass_context
+def meta_history(ctx: click.Context, limit: int) -> None:
+    """The metadata revisions: number, when, who, what changed."""
+    with _errors():
+        ws = _workspace(ctx)
+        for r in ws.revisions(limit):
+            changes = r["changes"] or {}
+            what = [f"{k}/{n}" for k, n in changes.get("definitions", [])] + \
+                [f"-{k}/{n}" for k, n in changes.get("removed", [])]
+            when = r["created_at"].strftime("%Y-%m-%d %H:%M") if r["created_at"] else ""
+            click.echo(f"{r['id']:>5}  {when}  {r['author'] or '-'}  {r['comment'] or ''}"
+                       f"  [{', '.join(what[:8])}{' ...' if len(what) > 8 else ''}]")
+
+
+@meta.command("diff")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@click.pass_context
+def meta_diff(ctx: click.Context, a: int, b: int) -> None:
+    """What changed from revision A to revision B, definition by definition."""
+    from .meta.history import diff_revisions
+
+    with _errors():
+        changes = diff_revisions(_workspace(ctx), a, b)
+        for c in changes:
+            click.echo(f"== {c.kind}/{c.name} ({c.status})")
+            for line in c.summary:
+                click.echo(f"# {line}")
+            for line in c.lines:
+                click.echo(line)
+        if not changes:
+            click.echo("no differences")
+
+
+@meta.command("rollback")
+@click.argument("revision", type=int)
+@click.option("--plan", "plan_only", is_flag=True, help="Print the schema plan, change nothing.")
+@click.option("--allow-data-loss", is_flag=True, help="Apply a plan that destroys data.")
+@click.pass_context
+def meta_rollback(ctx: click.Context, revision: int, plan_only: bool,
+                  allow_data_loss: bool) -> None:
+    """Make revision N the model again: a new revision, with its own plan."""
+    from .meta.history import rollback_change
+
+    with _errors():
+        ws = _workspace(ctx)
+        docs, removals = rollback_change(ws, revision)
+        if plan_only:
+            plan = ws.plan(docs, removals)
+        else:
+            plan = ws.apply(docs, allow_data_loss=allow_data_loss, author=os.environ.get("USER"),
+                            comment=f"roll back to revision {revision}", remove=removals)
+        for line in plan.lines():
+            click.echo(line)
+        if not plan_only:
+            click.echo(f"applied as revision {ws.meta.revision}")
+
+
 @main.command("import")
 @click.argument("object_name", metavar="OBJECT")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))

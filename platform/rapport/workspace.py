@@ -62,6 +62,19 @@ class WorkspaceError(RapportError):
     code = "workspace_error"
 
 
+class StaleRevision(WorkspaceError):
+    """A change computed on a metadata revision that is no longer the latest."""
+
+    status = 412
+    code = "stale_revision"
+
+    def __init__(self, expected: int, latest: int):
+        self.expected = expected
+        self.latest = latest
+        super().__init__(f"the metadata changed meanwhile (revision {latest}, the change was "
+                         f"made on revision {expected}); review it again")
+
+
 @dataclass
 class _State:
     """What is built from one metadata revision."""
@@ -363,16 +376,20 @@ class Workspace:
 
     def apply(self, docs: list[Document], allow_data_loss: bool = False, author: str | None = None,
               comment: str | None = None, remove: Iterable[tuple[str, str]] = (),
-              conn: Connection | None = None) -> Plan:
+              conn: Connection | None = None, expected_revision: int | None = None) -> Plan:
         """Validate, plan and apply definitions in one transaction; a new revision.
 
         ``conn``: apply inside the caller's transaction (opened with
         ``transaction(foreign_keys=False)``), so more writes can join the same commit;
-        the caller then calls ``outer_apply_done(committed)``."""
+        the caller then calls ``outer_apply_done(committed)``.
+        ``expected_revision``: the revision the change was reviewed on (its plan shown);
+        StaleRevision when the metadata has moved on since."""
         removals = set(remove)
         merged = self.validate(docs)
         docs = fold_extensions(docs, self.state.documents, [])
         base = self.meta
+        if expected_revision is not None and base.revision != expected_revision:
+            raise StaleRevision(expected_revision, base.revision)
         if removals:
             merged = _without(merged, removals)
             problems = _dangling(merged, removals)
@@ -383,11 +400,12 @@ class Workspace:
         with self._outer_or_new(outer) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(741852)"))
-            if self._latest_revision(conn) != base.revision:
-                if outer is not None:
-                    raise WorkspaceError("the metadata changed meanwhile; reload and apply again")
-                conn.info["rapport_rollback"] = True
-                raise WorkspaceError("the metadata changed meanwhile; reload and apply again")
+            latest = self._latest_revision(conn)
+            if latest != base.revision:
+                if outer is None:  # (an outer transaction is rolled back by its caller)
+                    conn.info["rapport_rollback"] = True
+                raise StaleRevision(base.revision if expected_revision is None
+                                    else expected_revision, latest)
             plan = make_plan(conn, base, new, self.types)
             check_allowed(plan, allow_data_loss)
             changed, plan.notes = self._follow_renames(base, new, docs, removals)
@@ -535,7 +553,17 @@ def _stamped(doc: Document, new: MetadataSet) -> dict[str, Any]:
         data["id"] = obj.id
         data["fields"] = [{**{k: v for k, v in raw.items() if k != "renamed_from"}, "id": f.id}
                           for raw, f in zip(doc.data["fields"], obj.fields, strict=True)]
+        for raw in data["fields"]:  # a value's rename is done once applied
+            if any(isinstance(o, dict) and "renamed_from" in o for o in raw.get("options", ())):
+                raw["options"] = [_without_rename(o) for o in raw["options"]]
     return data
+
+
+def _without_rename(option: Any) -> Any:
+    if not isinstance(option, dict):
+        return option
+    rest = {k: v for k, v in option.items() if k != "renamed_from"}
+    return rest["value"] if list(rest) == ["value"] else rest
 
 
 def _without(meta: MetadataSet, removals: set[tuple[str, str]]) -> MetadataSet:

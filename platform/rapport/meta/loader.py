@@ -127,7 +127,8 @@ _FIELD_KEYS = {f for f in FieldDef.__dataclass_fields__ if f not in {"options", 
 def _option(raw: Any) -> PicklistOption:
     if isinstance(raw, str):
         return PicklistOption(raw)
-    return PicklistOption(raw["value"], raw.get("label"), raw.get("color"), raw.get("active", True))
+    return PicklistOption(raw["value"], raw.get("label"), raw.get("color"), raw.get("active", True),
+                          raw.get("renamed_from"))
 
 
 def build_field(data: Mapping[str, Any]) -> FieldDef:

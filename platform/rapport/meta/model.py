@@ -44,6 +44,8 @@ class PicklistOption:
     label: Label | None = None
     color: str | None = None
     active: bool = True
+    #: the stored value this one replaces (records holding it are migrated on apply)
+    renamed_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,12 @@ class FieldDef:
     @property
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
+
+    @property
+    def value_renames(self) -> dict[str, str]:
+        """{previous value: new value} of the options marked ``renamed_from``."""
+        return {o.renamed_from: o.value for o in self.options
+                if o.renamed_from and o.renamed_from != o.value}
 
     @property
     def scale(self) -> int:

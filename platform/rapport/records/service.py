@@ -182,6 +182,13 @@ class RecordService:
 
     # -- reading --------------------------------------------------------------------
 
+    def path_reader(self, conn: Connection
+                    ) -> Callable[[ObjectDef, Mapping[str, Any]], Callable[[str], Any]]:
+        """``reader(obj, record)``: the getter of values through lookups
+        (``account.industry``) from ``record``, read on ``conn`` (the rows read are cached
+        for the reader's life): what a formula sees when it is previewed outside a write."""
+        return _Resolver(self, conn).getter
+
     def get(self, object_name: str, rid: Any, actor: Actor = SYSTEM,
             conn: Connection | None = None) -> dict[str, Any]:
         rt = self.runtime(object_name)

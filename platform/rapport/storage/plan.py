@@ -15,7 +15,7 @@ from sqlalchemy.schema import CreateColumn
 
 from ..errors import DataLossRefused, RapportError
 from ..fieldtypes import CoercionError, FieldTypes
-from ..meta.model import FieldDef, MetadataSet, ObjectDef
+from ..meta.model import CHOICE_TYPES, FieldDef, MetadataSet, ObjectDef
 from .tables import ON_DELETE_SQL, build_metadata, constraint_name, object_indexes
 
 BATCH = 5000
@@ -42,6 +42,7 @@ class Step:
 
     def describe(self) -> str:
         marks = {"create_table": "+", "add_column": "+", "add_index": "+", "rename_column": "~",
+                 "rename_value": "~",
                  "retype_column": "~", "backfill": "=", "recompute_rollup": "=",
                  "drop_index": "-", "drop_column": "-", "drop_table": "-"}
         mark = "!" if self.destructive or self.blocked else marks.get(self.action, "*")
@@ -127,7 +128,15 @@ def _needs_conversion(old: FieldDef, new: FieldDef) -> bool:
         return False
     if old.value_type != new.value_type:
         return True
-    return new.type == "picklist" and bool(set(old.option_values) - set(new.option_values))
+    return new.type == "picklist" and bool(set(old.option_values) - set(new.option_values)
+                                           - set(new.value_renames))
+
+
+def _value_renames(old: FieldDef, new: FieldDef) -> dict[str, str]:
+    """The option values renamed from ``old`` to ``new`` (``renamed_from`` on an option)."""
+    if old.type not in CHOICE_TYPES or new.type not in CHOICE_TYPES:
+        return {}
+    return {a: b for a, b in new.value_renames.items() if a in old.option_values}
 
 
 def make_plan(conn: Connection | None, old: MetadataSet, new: MetadataSet,
@@ -159,6 +168,10 @@ def make_plan(conn: Connection | None, old: MetadataSet, new: MetadataSet,
             if prior.name != f.name:
                 steps.append(Step("rename_column", name, f.name, detail=f"from {prior.name}",
                                   old=prior, new=f))
+            renames = _value_renames(prior, f)
+            if renames:
+                steps.append(Step("rename_value", name, f.name, old=prior, new=f,
+                                  detail=", ".join(f"{a!r} -> {b!r}" for a, b in renames.items())))
             if (prior.is_relation or f.is_relation) and (
                     (prior.type != f.type and not (prior.is_relation and f.is_relation))
                     or prior.target != f.target):
@@ -222,7 +235,18 @@ def _reflect(conn: Connection, name: str) -> Table:
 def _measure(conn: Connection, plan: Plan, types: FieldTypes) -> None:
     """Count what each step would lose or fail to convert."""
     for step in plan.steps:
-        if step.action == "drop_column" and step.old is not None:
+        if step.action == "rename_value" and step.old is not None and step.new is not None:
+            t = _reflect(conn, step.object)
+            col = t.c[step.old.name]
+            olds = list(_value_renames(step.old, step.new))
+            if step.new.type == "picklist":
+                n = conn.scalar(select(func.count()).where(col.in_(olds)))
+            else:
+                n = sum(1 for (v,) in conn.execute(select(col).where(col.is_not(None)))
+                        if set(_json_list(v)) & set(olds))
+            step.affected = n
+            step.detail += f", {n:,} records migrated"
+        elif step.action == "drop_column" and step.old is not None:
             t = _reflect(conn, step.object)
             n = conn.scalar(select(func.count()).where(t.c[step.old.name].is_not(None)))
             step.affected = n
@@ -240,7 +264,7 @@ def _measure(conn: Connection, plan: Plan, types: FieldTypes) -> None:
             t = _typed(step.object, step.old.name, types, step.old)
             bad = 0
             example = None
-            convert = _converter(types, step.new)
+            convert = _converter(types, step.new, _value_renames(step.old, step.new))
             for (value,) in conn.execute(select(t.c[step.old.name]).where(
                     t.c[step.old.name].is_not(None))):
                 try:
@@ -262,10 +286,25 @@ def _measure(conn: Connection, plan: Plan, types: FieldTypes) -> None:
                                 ", ".join(f"{v!r} ×{n}" for v, n in dupes))
 
 
-def _converter(types: FieldTypes, new: FieldDef) -> Callable[[Any], Any]:
+def _json_list(value: Any) -> list[Any]:
+    import json
+
+    if isinstance(value, list):
+        return value
+    try:
+        loaded = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return []
+    return loaded if isinstance(loaded, list) else []
+
+
+def _converter(types: FieldTypes, new: FieldDef,
+               renames: dict[str, str] | None = None) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if value is None:
             return None
+        if renames and isinstance(value, str):
+            value = renames.get(value, value)
         try:
             return types.coerce_value(new, value)
         except CoercionError:
@@ -298,7 +337,9 @@ def _add_column(conn: Connection, ops: Operations, table: str, column: Column) -
         fk = next(iter(column.foreign_keys))
         q = conn.dialect.identifier_preparer.quote
         ddl = str(CreateColumn(column).compile(dialect=conn.dialect))
-        ddl += f" REFERENCES {q(fk.column.table.name)} (id) ON DELETE {fk.ondelete}"
+        # the copied column belongs to no table yet: the target comes from the name
+        target = fk.target_fullname.split(".")[0]
+        ddl += f" REFERENCES {q(target)} (id) ON DELETE {fk.ondelete}"
         conn.exec_driver_sql(f"ALTER TABLE {q(table)} ADD COLUMN {ddl}")
     else:
         ops.add_column(table, column)
@@ -310,7 +351,7 @@ def apply_plan(conn: Connection, plan: Plan, types: FieldTypes,
     """Run the plan's steps on ``conn`` (inside the caller's transaction)."""
     ops = Operations(MigrationContext.configure(conn))
     md = build_metadata(plan.new, types)
-    order = ["drop_index", "rename_column", "create_table", "add_column", "retype_column",
+    order = ["drop_index", "rename_column", "rename_value", "create_table", "add_column", "retype_column",
              "drop_column", "drop_table", "check_unique", "add_index", "backfill", "recompute_rollup"]
     steps = sorted(plan.steps, key=lambda s: order.index(s.action))
     steps = _children_dropped_first(steps, plan.old)
@@ -320,6 +361,8 @@ def apply_plan(conn: Connection, plan: Plan, types: FieldTypes,
             ops.drop_index(step.index[0], table_name=step.object)
         elif step.action == "rename_column" and step.old and step.new:
             ops.alter_column(step.object, step.old.name, new_column_name=step.new.name)
+        elif step.action == "rename_value" and step.old and step.new:
+            _rename_values(conn, step.object, step.new, _value_renames(step.old, step.new))
         elif step.action == "create_table":
             if new_tables:
                 md.create_all(conn, tables=new_tables)
@@ -365,6 +408,29 @@ def _children_dropped_first(steps: list[Step], old: MetadataSet) -> list[Step]:
     first = steps.index(drops[0])
     rest = [s for s in steps if s.action != "drop_table"]
     return rest[:first] + ordered + rest[first:]
+
+
+def _rename_values(conn: Connection, table: str, f: FieldDef, renames: dict[str, str]) -> None:
+    """Stored option values renamed (the column already has the field's new name)."""
+    import json
+
+    from sqlalchemy import bindparam, update
+
+    t = _reflect(conn, table)
+    col = t.c[f.name]
+    if f.type == "picklist":
+        for old, new in renames.items():
+            conn.execute(update(t).where(col == old).values({f.name: new}))
+        return
+    stmt = update(t).where(t.c.id == bindparam("_id")).values({f.name: bindparam("_v")})
+    batch = []
+    for rid, value in conn.execute(select(t.c.id, col).where(col.is_not(None))).all():
+        values = _json_list(value)
+        if set(values) & set(renames):
+            batch.append({"_id": rid, "_v": json.dumps([renames.get(v, v) for v in values],
+                                                       ensure_ascii=False)})
+    for start in range(0, len(batch), BATCH):
+        conn.execute(stmt, batch[start:start + BATCH])
 
 
 def _index_exists(conn: Connection, table: str, name: str) -> bool:

@@ -318,9 +318,13 @@ class Api:
         allow = params.get("allow_data_loss") in {"1", "true"}
         if params.get("plan") in {"1", "true"}:
             plan = await run_in_threadpool(self.ws.plan, docs, remove)
-            return _json({"applied": False, "plan": plan.as_dict()})
+            return _json({"applied": False, "revision": plan.old.revision,
+                          "plan": plan.as_dict()})
+        # If-Match: the metadata revision the change was reviewed on (412 when it moved on)
+        expected = _if_match(request, "the metadata revision")
         plan = await run_in_threadpool(lambda: self.ws.apply(
-            docs, allow_data_loss=allow, author=actor.email, remove=remove))
+            docs, allow_data_loss=allow, author=actor.email, remove=remove,
+            expected_revision=expected))
         return _json({"applied": True, "revision": self.ws.meta.revision, "plan": plan.as_dict()})
 
     async def openapi(self, request: Request) -> Response:
@@ -348,12 +352,12 @@ class Api:
         ]
 
 
-def _if_match(request: Request) -> int | None:
+def _if_match(request: Request, what: str = "the record's version number") -> int | None:
     header = request.headers.get("if-match")
     if not header or header.strip() == "*":
         return None
     text = header.strip().removeprefix("W/").strip('"')
     if not text.isdigit() or len(text) > 12:
         raise ValidationError([FieldProblem("If-Match", "invalid_header",
-                                            "If-Match must be the record's version number")])
+                                            f"If-Match must be {what}")])
     return int(text)

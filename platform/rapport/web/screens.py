@@ -188,6 +188,7 @@ class Screens:
         return self.render(request, "home.html", actor=actor)
 
     def routes(self) -> list[BaseRoute]:
+        from .designer import designer_routes
         from .views import object_routes
         from .views.approvals import ApprovalScreens
         from .views.reports import report_routes
@@ -198,6 +199,7 @@ class Screens:
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Route("/locale", self.set_locale, methods=["POST"]),
+            *designer_routes(self),
             *ApprovalScreens(self).routes(),
             *report_routes(self),
             *object_routes(self),
