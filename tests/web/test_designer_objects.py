@@ -116,10 +116,20 @@ def test_add_every_field_type(client: TestClient, ws: Workspace) -> None:
     # a rollup on account over the projects
     r = post(client, "/designer/objects/account/fields/new", {
         "name": "project_budget", "type": "rollup", "source": "project", "relation": "account",
-        "aggregate": "sum", "field": "budget"})
+        "aggregate": "sum", "field": "budget", "filter": "budget > 1000"})
     assert r.status_code == 200, r.text[-3000:]
     assert apply_plan(client, r.text).status_code == 303
-    assert ws.refresh().objects["account"].field("project_budget").aggregate == "sum"
+    rollup = ws.refresh().objects["account"].field("project_budget")
+    assert rollup.aggregate == "sum" and rollup.filter_formula == "budget > 1000"
+    acme = ws.records.create("account", {"name": "Acme"})["id"]
+    for budget in (500, 2000, 3000):
+        ws.records.create("project", {"name": f"P{budget}", "code": "P" * (budget // 500 + 1),
+                                      "seats": 1, "budget": budget, "account": acme})
+    assert ws.records.get("account", acme)["project_budget"] == 5000  # only those over 1000
+    r = post(client, "/designer/objects/account/fields/project_budget", {
+        "name": "project_budget", "type": "rollup", "source": "project", "relation": "account",
+        "aggregate": "sum", "field": "budget", "filter": "len(code) > 1"})
+    assert r.status_code == 422 and "runs in the database" in r.text
 
 
 @pytest.mark.parametrize("spec, key", [

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from rapport.formulas import compile_formula
-from rapport.web.designer.rulesql import rule_condition
+from rapport.formulas.sql import rule_condition
 from rapport.workspace import Workspace
 
 RULES = ["budget > 100", "100 < budget", "budget >= 50 and phase == 'plan'",

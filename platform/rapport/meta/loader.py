@@ -121,7 +121,8 @@ def read_paths(paths: Iterable[str | Path], problems: list[MetaProblem]) -> list
 
 # -- typed definitions -------------------------------------------------------------
 
-_FIELD_KEYS = {f for f in FieldDef.__dataclass_fields__ if f not in {"options", "filter", "extra"}}
+_FIELD_KEYS = {f for f in FieldDef.__dataclass_fields__
+               if f not in {"options", "filter", "filter_formula", "extra"}}
 
 
 def _option(raw: Any) -> PicklistOption:
@@ -134,10 +135,13 @@ def _option(raw: Any) -> PicklistOption:
 def build_field(data: Mapping[str, Any]) -> FieldDef:
     kwargs = {k: v for k, v in data.items() if k in _FIELD_KEYS}
     extra = {k: v for k, v in data.items() if k not in _FIELD_KEYS and k not in {"options", "filter"}}
+    raw_filter = data.get("filter") or ()
+    formula = raw_filter if isinstance(raw_filter, str) else None
     return FieldDef(
         **kwargs,
         options=tuple(_option(o) for o in data.get("options", ())),
-        filter=tuple(data.get("filter", ())),
+        filter=() if formula is not None else tuple(raw_filter),
+        filter_formula=formula,
         extra=extra,
     )
 

@@ -83,7 +83,8 @@ class FieldDef:
     relation: str | None = None
     aggregate: str | None = None
     field: str | None = None
-    filter: tuple[Mapping[str, Any], ...] = ()
+    filter: tuple[Mapping[str, Any], ...] = ()   # rollup: conditions on the child rows
+    filter_formula: str | None = None             # rollup: or a condition formula over them
     extra: Mapping[str, Any] = dc_field(default_factory=dict)
 
     @property

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import FormulaError, MetadataError, MetaProblem
 from ..formulas import FunctionLibrary, compile_formula
+from ..formulas.sql import rollup_condition
 from .loader import Document, build
 from .model import (
     CHOICE_TYPES,
@@ -174,6 +175,12 @@ class _Checker:
                              f"cannot {f.aggregate} '{f.field}': it is not a number field")
         for i, cond in enumerate(f.filter):
             self.check_condition(k, n, f"{p}/filter/{i}", child, cond)
+        if f.filter_formula is not None and rollup_condition(f.filter_formula, child) is None:
+            self.problem(k, n, p + "/filter",
+                         f"a rollup filter runs in the database, so it must be a simple "
+                         f"condition on {f.source}'s own fields: comparisons with values "
+                         f"(== != < <= > >=, text only == and !=), in / not in a list, "
+                         f"is_blank(field), joined by and / or")
 
     def check_condition(self, kind: str, name: str, p: str, obj: ObjectDef,
                         cond: Mapping[str, Any]) -> None:

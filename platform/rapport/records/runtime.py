@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Table
 
 from ..formulas import Formula, FunctionLibrary, compile_formula
+from ..formulas.sql import field_names
 from ..meta.model import FieldDef, MetadataSet, ObjectDef
 
 
@@ -74,6 +75,8 @@ class ObjectRuntime:
             if r.field.field:
                 out.add(r.field.field)
             out.update(c["field"].split(".")[0] for c in r.field.filter)  # account.type: account
+            if r.field.filter_formula:
+                out.update(field_names(r.field.filter_formula, self.obj))
         return out
 
 

@@ -36,10 +36,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ..errors import (
     Conflict,
     FieldProblem,
+    MetadataError,
+    MetaProblem,
     NotFound,
     StaleVersion,
     ValidationError,
 )
+from ..formulas.sql import field_names, rollup_condition
 from ..meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from ..storage import versions
 from ..storage.plan import constraint_name
@@ -807,7 +810,9 @@ class RecordService:
         (only those reading a ``changed`` field, when given)."""
         for r in rt.rollups_up:
             feeds = {r.relation, *([r.field.field] if r.field.field else []),
-                     *(cond["field"].split(".")[0] for cond in r.field.filter)}
+                     *(cond["field"].split(".")[0] for cond in r.field.filter),
+                     *(field_names(r.field.filter_formula, rt.obj)
+                       if r.field.filter_formula else ())}
             if changed is not None and not changed & feeds:
                 continue
             parents = {x.get(r.relation) for x in records} | \
@@ -827,6 +832,12 @@ class RecordService:
         where = child.c[f.relation] == parent_t.c.id
         if f.filter:
             where = and_(where, self.ws.compiler().where(child_obj, conditions(f.filter)))
+        if f.filter_formula is not None:
+            condition = rollup_condition(f.filter_formula, child_obj, child)
+            if condition is None:  # validation refuses such a filter: never all rows
+                raise MetadataError([MetaProblem(parent.name, f"/fields/{f.name}/filter",
+                                                 "the rollup filter does not translate to SQL")])
+            where = and_(where, condition)
         return select(agg).where(where).scalar_subquery()
 
     def recompute_rollup(self, c: Connection, parent: ObjectDef, f: FieldDef,

@@ -190,8 +190,10 @@ def make_plan(conn: Connection | None, old: MetadataSet, new: MetadataSet,
                                         or prior.result_type != f.result_type):
                 steps.append(Step("backfill", name, f.name, detail="recompute stored values", new=f))
             if f.type == "rollup" and (prior.type != "rollup" or (prior.source, prior.relation,
-                                       prior.aggregate, prior.field, prior.filter) !=
-                                       (f.source, f.relation, f.aggregate, f.field, f.filter)):
+                                       prior.aggregate, prior.field, prior.filter,
+                                       prior.filter_formula) !=
+                                       (f.source, f.relation, f.aggregate, f.field, f.filter,
+                                        f.filter_formula)):
                 steps.append(Step("recompute_rollup", name, f.name, new=f))
             if f.unique and not prior.unique:
                 steps.append(Step("check_unique", name, f.name, new=f, detail="values must be unique"))

@@ -23,6 +23,7 @@ from ...errors import (
     RapportError,
 )
 from ...formulas import FormulaError, compile_formula
+from ...formulas.sql import rule_condition
 from ...meta.history import diff_revisions, rollback_change
 from ...meta.loader import Document
 from ...meta.model import (
@@ -59,7 +60,6 @@ from .forms import (
     text,
     types_of,
 )
-from .rulesql import rule_condition
 
 if TYPE_CHECKING:
     from ..screens import Screens
@@ -557,7 +557,7 @@ class Designer:
         return out
 
     def _count_rule(self, obj: ObjectDef, when: str) -> tuple[int, int, list[int]] | None:
-        """The same counts in two SQL queries, when the rule translates (rulesql)."""
+        """The same counts in two SQL queries, when the rule translates (formulas/sql.py)."""
         from sqlalchemy import func, select
 
         table = self.ws.table(obj.name)

@@ -1,5 +1,6 @@
-"""A validation rule as an SQL condition, when it is simple enough to mean the same in
-SQL as in the formula engine: comparisons of the object's own number, text, picklist and
+"""A formula as an SQL condition, when it is simple enough to mean the same in SQL as in
+the formula engine (the designer counts the records a validation rule refuses with it; a
+rollup's ``filter`` formula runs in the database with it): comparisons of the object's own number, text, picklist and
 boolean fields with literals, ``in`` / ``not in`` lists, ``is_blank(field)``, joined by
 ``and`` / ``or``. Anything else is None (the caller evaluates the rule record by record).
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from sqlalchemy import Table, and_, or_
+from sqlalchemy import Table, and_, column, or_, table
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...meta.model import NUMBER_TYPES, ObjectDef
+from ..meta.model import NUMBER_TYPES, ObjectDef
 
 SAFE_TYPES = NUMBER_TYPES | {"text", "email", "phone", "url", "picklist", "boolean", "textarea"}
 OPS = {ast.Eq: "__eq__", ast.NotEq: "__ne__", ast.Lt: "__lt__", ast.LtE: "__le__",
@@ -32,6 +33,25 @@ def rule_condition(when: str, obj: ObjectDef, table: Table) -> ColumnElement[boo
         return _node(tree.body, obj, table)
     except (_Unsupported, SyntaxError, ValueError, RecursionError):
         return None
+
+
+def rollup_condition(expression: str, obj: ObjectDef,
+                     on: Table | None = None) -> ColumnElement[bool] | None:
+    """A rollup's filter formula as the SQL condition on the child rows (``on``: the
+    child's table; without it, a stand-in that only checks the formula translates)."""
+    if on is None:
+        return rule_condition(expression, obj, table(obj.name, column("id"),  # type: ignore
+                                                     *(column(f.name) for f in obj.fields)))
+    return rule_condition(expression, obj, on)
+
+
+def field_names(expression: str, obj: ObjectDef) -> set[str]:
+    """The fields of ``obj`` a condition formula reads (for what a rollup depends on)."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and obj.has_field(n.id)}
 
 
 def _column(node: ast.expr, obj: ObjectDef, table: Table) -> tuple[Any, str]:
