@@ -159,7 +159,7 @@ def test_in_period(clean: Workspace) -> None:
     periods = ["today", "yesterday", "tomorrow", "this_week", "last_week", "next_week",
                "this_month", "last_month", "next_month", "this_quarter", "last_quarter",
                "next_quarter", "this_year", "last_year", "next_year", "last_7_days",
-               "next_30_days", "last_90_days"]
+               "next_30_days", "last_90_days", "last_9999_days"]
     for period in periods:
         start, end = period_range(period, today)
         expected = sorted(n for n, s in days.items() if start <= today + timedelta(days=s) < end)
@@ -170,6 +170,15 @@ def test_in_period(clean: Workspace) -> None:
     assert names(clean, Not(Cond("due", "in_period", "this_year"))) == sorted(
         ["never", *(n for n, s in days.items()
                     if (today + timedelta(days=s)).year != today.year)])
+
+
+def test_the_longest_relative_periods_the_schema_allows() -> None:
+    today = datetime(2026, 3, 1, tzinfo=UTC).date()
+    assert period_range("last_9999_days", today)[0] == today - timedelta(days=9998)
+    assert period_range("next_9999_days", today)[1] == today + timedelta(days=9999)
+    for bad in ("last_0_days", "last_10000_days"):
+        with pytest.raises(ValueError):
+            period_range(bad, today)
 
 
 def test_picklist_operators(data: Workspace) -> None:

@@ -108,7 +108,7 @@ def period_range(period: str, today: date | None = None) -> tuple[date, date]:
     today = today or datetime.now(UTC).date()
     if period.startswith(("last_", "next_")) and period.endswith("_days"):
         middle = period[5:-5]
-        if middle.isdigit() and 0 < int(middle) <= 3660:
+        if middle.isdigit() and 0 < int(middle) <= 9999:
             n = int(middle)
             if period.startswith("last_"):
                 return today - timedelta(days=n - 1), today + timedelta(days=1)
