@@ -144,7 +144,8 @@ def test_healthcare_referral_needs_consent_and_out_of_network_approval(
                  out_of_network=True)
     move(admin, "hc_referral", ref["id"], "triage")
     move(admin, "hc_referral", ref["id"], "insurance_verified")
-    move(admin, "hc_referral", ref["id"], "accepted", 422)  # no consent on file
+    refused = move(admin, "hc_referral", ref["id"], "accepted", 422)  # no consent on file
+    assert "only with the patient's consent on file" in refused["errors"][0]["message"]
     create(admin, "hc_consent", patient=patient["id"], kind="treatment",
            signed_on="2026-05-02")
     move(admin, "hc_referral", ref["id"], "accepted", 422)  # out of network: not approved yet

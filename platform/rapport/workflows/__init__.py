@@ -77,6 +77,7 @@ class Transition:
     roles: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     assign: tuple[tuple[str, Formula], ...] = ()
+    message: Label | None = None       # what a false ``when`` says (else the formula)
 
     def matches(self, from_stage: str | None, to_stage: str) -> bool:
         return self.to == to_stage and self.source in ("*", from_stage)
@@ -124,7 +125,8 @@ class StageWorkflow:
                        compile_formula(t["when"], library) if t.get("when") else None,
                        t.get("when"), tuple(t.get("roles", ())), tuple(t.get("required", ())),
                        tuple((k, compile_formula(str(v), library))
-                             for k, v in (t.get("set") or {}).items()))
+                             for k, v in (t.get("set") or {}).items()),
+                       t.get("message"))
             for t in data.get("transitions", ()))
         self.has_probability = obj.has_field("probability") and \
             obj.field("probability").value_type in {"percent", "decimal", "integer"}
@@ -187,7 +189,8 @@ class StageWorkflow:
                 return FieldProblem(f.name, "transition_error", message(
                     locale, "condition_error", to=to_label, error=exc))
             if not ok:
-                return FieldProblem(f.name, "transition_condition", message(
+                return FieldProblem(f.name, "transition_condition", label_text(
+                    t.message, locale) if t.message else message(
                     locale, "condition", frm=from_label, to=to_label, when=t.when_text))
         return None
 
