@@ -21,7 +21,7 @@ to another team counts at once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +150,9 @@ class Access:
         self.ws = ws
         self._policy: Policy | None = None
         self._lock = threading.Lock()
+        #: more records a user may read, from plugins (``startup``): each rule is called
+        #: with (object, table, actor) and gives a condition or None
+        self.readers: list[Callable[[ObjectDef, Table, Actor], ColumnElement[bool] | None]] = []
 
     # -- the permission tables ------------------------------------------------------------
 
@@ -249,6 +252,19 @@ class Access:
         levels = ["edit"] if level == "edit" else ["read", "edit"]
         parts.append(table.c.id.in_(select(share.c.record_id).where(
             share.c.object == obj.name, share.c.level.in_(levels), who)))
+        if level == "read":
+            for rule in self.readers:
+                extra = rule(obj, table, actor)
+                if extra is not None:
+                    parts.append(extra)
+        if level == "read" and any(d.data.get("object") == obj.name
+                                   for d in self.ws.meta.approvals.values()):
+            # an approver reads the records they are asked to decide on
+            req = self.ws.table("rapport_approval_request")
+            task = self.ws.table("rapport_approval_task")
+            parts.append(table.c.id.in_(select(req.c.record_id).join(
+                task, task.c.request_id == req.c.id).where(
+                req.c.object == obj.name, task.c.approver_id == actor.id)))
         return or_(*parts)
 
     def can_read(self, obj: ObjectDef, actor: Actor, rid: int, conn: Any) -> bool:

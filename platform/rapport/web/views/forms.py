@@ -124,7 +124,7 @@ class FormScreens(ObjectScreens):
         actor = await self.screens.actor(request)
         obj = self.obj(request)
         self.check_write(request, actor, obj)
-        record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        record = await run_in_threadpool(self.record, obj, request.path_params["id"], actor)
         locked = await run_in_threadpool(locked_for, self.screens, obj.name, record, actor)
         if locked is not None:
             self.screens.flash(request, await run_in_threadpool(
@@ -161,7 +161,7 @@ class FormScreens(ObjectScreens):
                 message = await run_in_threadpool(refusal, self.screens, request, exc, obj.name,
                                                   rid)
                 problems, status = [FieldProblem(None, "conflict", message)], 409
-        current = await run_in_threadpool(self.record, obj, rid)
+        current = await run_in_threadpool(self.record, obj, rid, actor)
         labels = {**sent.labels, **await run_in_threadpool(self._lookup_labels, obj, sent.raw)}
         changed = None
         if notice == "stale":
@@ -176,18 +176,18 @@ class FormScreens(ObjectScreens):
 
     # -- lookup search ------------------------------------------------------------------------
 
-    def _search(self, target: ObjectDef, text: str) -> list[dict[str, Any]]:
+    def _search(self, target: ObjectDef, text: str, actor: Actor) -> list[dict[str, Any]]:
         title = target.title
         sort = [(title, False)] if title != "id" and \
             target.field(title).value_type not in {"multi_picklist", "json", "rich_text"} else []
         if not text:
             return self.ws.records.query(target.name, Query(sort=[("updated_at", True)],
-                                                             limit=LOOKUP_RESULTS)).data
+                                                             limit=LOOKUP_RESULTS), actor).data
         found = self.ws.records.query(target.name, Query(search=text, sort=sort,
-                                                         limit=LOOKUP_RESULTS)).data
+                                                         limit=LOOKUP_RESULTS), actor).data
         if not found and title != "id" and target.field(title).value_type in {"text", "email"}:
             found = self.ws.records.query(target.name, Query(filter=Cond(title, "contains", text),
-                                                             sort=sort, limit=LOOKUP_RESULTS)).data
+                                                             sort=sort, limit=LOOKUP_RESULTS), actor).data
         return found
 
     async def lookup(self, request: Request) -> Response:
@@ -199,7 +199,7 @@ class FormScreens(ObjectScreens):
         if text is None:
             text = next((v for k, v in params.multi_items() if k.endswith("__label")), "")
         text = str(text).strip()[:200]
-        records = await run_in_threadpool(self._search, obj, text)
+        records = await run_in_threadpool(self._search, obj, text, actor)
         return self.screens.render(request, "partials/lookup_options.html", actor=actor, obj=obj,
                                    records=records, record_title=record_title, text=text,
                                    list_id=str(params.get("list") or "")[:80])

@@ -139,12 +139,12 @@ class KanbanScreens(ObjectScreens):
         return [c for c in cols if c.cards or (c.value is not None and c.value in active)]
 
     def cards(self, obj: ObjectDef, view: dict[str, Any], q: Query, value: str | None,
-              cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+              cursor: str | None, actor: Actor) -> tuple[list[dict[str, Any]], str | None]:
         group = Cond(view["group_by"], "is_blank") if value is None else \
             Cond(view["group_by"], "eq", value)
         query = Query(filter=And((group, *([q.filter] if q.filter else []))), search=q.search,
                       sort=q.sort, limit=CARDS_PER_PAGE, cursor=cursor)
-        page = self.ws.records.query(obj.name, query)
+        page = self.ws.records.query(obj.name, query, actor)
         return page.data, page.next_cursor
 
     def card_fields(self, obj: ObjectDef, view: dict[str, Any]) -> list[FieldDef]:
@@ -161,7 +161,7 @@ class KanbanScreens(ObjectScreens):
             q = self._base_query(obj, state, view)
             cols = self.columns(obj, view, q, locale, counted=False)
             for c in cols:
-                c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
+                c.cards, c.cursor = self.cards(obj, view, q, c.value, None, actor)
             return self.shown(obj, view, cols)
 
         try:
@@ -188,7 +188,8 @@ class KanbanScreens(ObjectScreens):
         return self.screens.render(request, "kanban.html", 400 if context["error"] else 200,
                                    actor, **context)
 
-    def more_context(self, request: Request, obj: ObjectDef, locale: str = "en") -> dict[str, Any]:
+    def more_context(self, request: Request, obj: ObjectDef, locale: str = "en",
+                     actor: Actor | None = None) -> dict[str, Any]:
         view = self.board_view(request, obj)
         state = ListState.from_params(request.query_params, obj)
         params = request.query_params
@@ -198,7 +199,8 @@ class KanbanScreens(ObjectScreens):
         if value is not None and value not in f.option_values:
             raise NotFound(self.screens.t(request, "kanban.no_column"))
         q = self._base_query(obj, state, view)
-        cards, cursor = self.cards(obj, view, q, value, str(params.get("cursor") or "") or None)
+        cards, cursor = self.cards(obj, view, q, value, str(params.get("cursor") or "") or None,
+                                   actor or request.scope["actor"])
         card_fields = self.card_fields(obj, view)
         index = "blank" if value is None else str(f.option_values.index(value))
         column = Column(index, value, "", None, cards=cards, cursor=cursor)
@@ -213,7 +215,7 @@ class KanbanScreens(ObjectScreens):
         actor = await self.screens.actor(request)
         obj = self.obj(request)
         context = await run_in_threadpool(self.more_context, request, obj,
-                                          self.screens.locale(request, actor))
+                                          self.screens.locale(request, actor), actor)
         context["can_write"] = not obj.system or actor.is_admin
         return self.screens.render(request, "partials/kanban_cards.html", actor=actor, **context)
 
