@@ -321,6 +321,117 @@ class Access:
         return name in obj.sensitive_names and name not in self.hidden_fields(actor, obj)
 
 
+    # -- users and roles ---------------------------------------------------------------------
+
+    def user_changing(self, conn: Any, object_name: str, previous: Mapping[str, Any],
+                      record: Mapping[str, Any] | None, changed: Mapping[str, Any],
+                      actor: Actor) -> None:
+        """Before a user or role record changes (``record`` None: it is deleted): the last
+        active admin stays an admin, and a role change goes to the audit log."""
+        from ..errors import ValidationError
+        from . import audit
+
+        if object_name == "role":
+            if previous.get("code") in BUILTIN_ROLES and (
+                    record is None or record.get("code") != previous.get("code")):
+                raise ValidationError(f"the built-in role '{previous['code']}' cannot be "
+                                      "renamed or deleted", field="code")
+            if record is not None and "parent" in changed:
+                self._check_parent(conn, previous["id"], record.get("parent"))
+            return
+        was_admin = previous.get("role") == "admin" and previous.get("active", True)
+        stays = record is not None and record.get("role") == "admin" and \
+            record.get("active", True) is not False
+        if was_admin and not stays:
+            user = self.ws.table("user")
+            others = conn.scalar(select(user.c.id).where(
+                user.c.role == "admin", user.c.active.is_not(False),
+                user.c.id != previous["id"]).limit(1))
+            if others is None:
+                raise ValidationError("the last admin cannot be demoted, deactivated or "
+                                      "deleted: make another user an admin first",
+                                      field="role", code="last_admin")
+        if record is not None and {"role", "active", "team"} & set(changed):
+            audit.record(self.ws, "role_changed" if "role" in changed else "user_changed",
+                         actor, object_name="user", record_id=previous["id"], detail={
+                             k: [previous.get(k), record.get(k)]
+                             for k in ("role", "active", "team") if k in changed}, conn=conn)
+
+    def _check_parent(self, conn: Any, role_id: int, parent: Any) -> None:
+        from ..errors import ValidationError
+
+        role = self.ws.table("role")
+        seen = {role_id}
+        while parent is not None:
+            if parent in seen:
+                raise ValidationError("a role cannot report to itself or to a role below it",
+                                      field="parent")
+            seen.add(parent)
+            parent = conn.scalar(select(role.c.parent).where(role.c.id == parent))
+
+    def set_permissions(self, role: str, object_name: str, values: Mapping[str, Any],
+                        fields: Mapping[str, str | None], actor: Actor) -> None:
+        """Store a role's permission on an object and its field access (one transaction),
+        recorded in the audit log."""
+        from sqlalchemy import delete, insert
+
+        from ..errors import FieldProblem, ValidationError
+        from . import audit
+
+        obj = self.ws.meta.objects.get(object_name)
+        problems = []
+        if obj is None or obj.system:
+            problems.append(FieldProblem("object", "invalid", f"no object '{object_name[:60]}' "
+                                         "whose permissions can be set"))
+        if role == "admin":
+            problems.append(FieldProblem("role", "invalid", "admins may always do everything"))
+        for key in ("read_scope", "edit_scope"):
+            if values.get(key, "own") not in SCOPES[1:]:
+                problems.append(FieldProblem(key, "invalid", f"{key} is own, team or all"))
+        for name, access in fields.items():
+            if obj is not None and (not obj.has_field(name) or access not in (None, "",
+                                                                               *FIELD_ACCESS)):
+                problems.append(FieldProblem(f"field.{name}"[:80], "invalid",
+                                             "field access is hidden, read_only or empty"))
+        if problems:
+            raise ValidationError(problems)
+        perm, fa = self.ws.table("rapport_permission"), self.ws.table("rapport_field_access")
+        row = {"role": role, "object": object_name,
+               **{f"can_{a}": bool(values.get(a)) for a in ACTIONS},
+               "read_scope": values.get("read_scope", "own"),
+               "edit_scope": values.get("edit_scope", "own")}
+        with self.ws.transaction() as conn:
+            roles = self.ws.table("role")
+            if conn.scalar(select(roles.c.id).where(roles.c.code == role)) is None:
+                raise NotFound(f"no role '{role[:63]}'")
+            before = self.policy(conn).own.get((role, object_name))
+            conn.execute(delete(perm).where(perm.c.role == role, perm.c.object == object_name))
+            conn.execute(insert(perm).values(row))
+            conn.execute(delete(fa).where(fa.c.role == role, fa.c.object == object_name))
+            chosen = [{"role": role, "object": object_name, "field": n, "access": a}
+                      for n, a in sorted(fields.items()) if a]
+            if chosen:
+                conn.execute(insert(fa), chosen)
+            audit.record(self.ws, "permission_changed", actor, object_name=object_name,
+                         detail={"role": role, "before": before.as_dict() if before else None,
+                                 "after": {**{k: v for k, v in row.items()
+                                              if k not in {"role", "object"}},
+                                           "fields": {c["field"]: c["access"]
+                                                      for c in chosen}}}, conn=conn)
+
+    def reset_permissions(self, role: str, object_name: str, actor: Actor) -> None:
+        """Back to the defaults (the role's own rows for the object removed)."""
+        from sqlalchemy import delete
+
+        from . import audit
+
+        perm, fa = self.ws.table("rapport_permission"), self.ws.table("rapport_field_access")
+        with self.ws.transaction() as conn:
+            conn.execute(delete(perm).where(perm.c.role == role, perm.c.object == object_name))
+            conn.execute(delete(fa).where(fa.c.role == role, fa.c.object == object_name))
+            audit.record(self.ws, "permission_changed", actor, object_name=object_name,
+                         detail={"role": role, "reset": True}, conn=conn)
+
     # -- sharing ---------------------------------------------------------------------------
 
     def shares_of(self, object_name: str, rid: Any, actor: Actor) -> list[dict[str, Any]]:

@@ -771,6 +771,8 @@ class RecordService:
                        and v != previous.get(k)}
             if not changed:
                 return previous
+            if rt.name in {"user", "role"}:
+                self.ws.access.user_changing(c, rt.name, previous, record, changed, actor)
             return self._write_update(c, rt, previous, record, changed, actor, moves)
 
     def _write_update(self, c: Connection, rt: ObjectRuntime, previous: dict[str, Any],
@@ -816,6 +818,8 @@ class RecordService:
                 raise NotFound(f"no {object_name} with id {rid}")
             record = dict(row._mapping)
             self._check_writable(c, rt, rid, actor, "delete")
+            if rt.name in {"user", "role"}:
+                self.ws.access.user_changing(c, rt.name, record, None, {}, actor)
             self.ws.approvals.check_unlocked(c, rt.name, record, actor)
             self._hook("record_before_delete", object_name=rt.name, record=record, user=actor,
                        connection=c)
