@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from accesskit import team_user
 from starlette.testclient import TestClient
 
+from accesskit import team_user
 from rapport.auth.users import actor_of, create_token, create_user
 from rapport.records.actor import Actor
 from rapport.web.app import create_app
