@@ -215,6 +215,28 @@ class AdminScreens:
         return StreamingResponse(iter(lines), media_type="text/csv; charset=utf-8", headers={
             "content-disposition": 'attachment; filename="audit.csv"', "cache-control": "no-store"})
 
+    async def reveal(self, request: Request) -> Response:
+        """A sensitive value in clear on a record page (htmx), the reveal audited."""
+        from ..views.widgets import cell, cell_html
+
+        actor = await self.screens.actor(request)
+        name, field = request.path_params["object"], request.path_params["field"]
+
+        def shown() -> str:
+            obj = self.ws.meta.objects.get(name)
+            if obj is None or not self.ws.access.may_reveal(actor, obj, field):
+                raise NotFound(self.screens.t(request, "error.no_object", name=str(name)[:60]))
+            record = self.ws.records.get(name, request.path_params["id"], actor, reveal=[field])
+            audit.record(self.ws, "reveal", actor, object_name=name, record_id=record["id"],
+                         address=request.client.host if request.client else None,
+                         detail={"field": field})
+            locale = self.screens.locale(request, actor)
+            return str(cell_html(cell(obj.field(field), record.get(field), locale, {},
+                                      self.screens.currency(), self.ws.types), locale))
+        html = await run_in_threadpool(shown)
+        return Response(html, media_type="text/html",
+                        headers={"cache-control": "no-store"})
+
     async def index(self, request: Request) -> Response:
         await self.admin(request)
         return RedirectResponse("/admin/users", 303)
@@ -234,6 +256,7 @@ class AdminScreens:
             Route("/admin/tokens/{id:int}/revoke", self.revoke, methods=["POST"]),
             Route("/admin/audit", self.audit_log, methods=["GET"]),
             Route("/admin/audit.csv", self.audit_csv, methods=["GET"]),
+            Route("/o/{object}/{id:int}/reveal/{field}", self.reveal, methods=["GET"]),
         ]
 
 

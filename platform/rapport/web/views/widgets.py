@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from ...auth.access import MASK
 from ...errors import FieldProblem
 from ...fieldtypes import clean_html
 from ...meta.model import BUILTIN_TYPES, SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
@@ -193,6 +194,8 @@ def cell(f: FieldDef, value: Any, locale: str, titles: Mapping[tuple[str, int], 
     vt = f.value_type
     if value is None or value == "" or value == []:
         return Cell("—", kind="empty")
+    if value == MASK and f.sensitive:  # revealed on demand (the reveal is audited)
+        return Cell(MASK, kind="masked")
     if types is not None and vt not in BUILTIN_TYPES and vt in types:
         kind = types[vt]
         if kind.display is not None:  # a plugin's type shows itself
@@ -249,6 +252,8 @@ def cell_html(c: Cell, locale: str) -> Markup:
     kind = c.kind
     if kind == "empty":
         return Markup('<span class="empty">—</span>')
+    if kind == "masked":
+        return Markup('<span class="masked">' + MASK + "</span>")
     if kind == "badge":
         return Markup(_badge(c.text, c.color))
     if kind == "badges":
