@@ -68,8 +68,9 @@ def org(ws: Workspace) -> Iterator[Org]:
               "lin": ("member", "East"), "oscar": ("member", "West")}
     o.actors["ann"] = actor_of(ws.records.query("user", _by_email("ann@example.com")).data[0])
     for name, (role, team) in people.items():
+        boss = {"manager": o.actors["maria"].id} if name in {"sam", "lin"} else {}
         o.actors[name] = actor_of(team_user(ws, f"{name}@example.com", role, PASSWORD, team,
-                                            full_name=name.capitalize()))
+                                            full_name=name.capitalize(), **boss))
     for name, actor in o.actors.items():
         o.tokens[name] = create_token(ws, actor.email)
         acc = ws.records.create("account", {"name": f"{name} account", "owner": actor.id})

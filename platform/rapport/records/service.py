@@ -364,9 +364,11 @@ class RecordService:
             self._check(rt, record, lambda _path: None, problems, locale, fields)
 
     def _db_checks(self, conn: Connection, rt: ObjectRuntime, records: Sequence[dict[str, Any]],
-                   problems: list[list[FieldProblem] | None]) -> None:
-        """Checks that need the database, batched: lookups exist, unique values are free.
-        ``problems``: each record's list (None while it has none)."""
+                   problems: list[list[FieldProblem] | None], actor: Actor = SYSTEM,
+                   previous: Mapping[str, Any] | None = None) -> None:
+        """Checks that need the database, batched: lookups exist (and the actor may read
+        the records they point at: an unreadable one is as absent as a missing one), unique
+        values are free. ``problems``: each record's list (None while it has none)."""
         relations = rt.relations
         if "user" in self.ws.meta.objects:
             relations = [*relations, OWNER]
@@ -378,9 +380,14 @@ class RecordService:
             target = self.ws.table(f.target)
             found: set[int] = set()
             ordered = sorted(wanted)
+            readable = None
+            if not unrestricted(actor) and f.target in self.ws.meta.objects:
+                readable = self.readable(self.ws.meta.objects[f.target], target, actor)
+                if previous is not None and previous.get(f.name) is not None:
+                    found.add(previous[f.name])  # a link already there may stay
             for start in range(0, len(ordered), 900):
-                found.update(conn.scalars(select(target.c.id).where(
-                    target.c.id.in_(ordered[start:start + 900]))))
+                stmt = select(target.c.id).where(target.c.id.in_(ordered[start:start + 900]))
+                found.update(conn.scalars(stmt if readable is None else stmt.where(readable)))
             for i, r in enumerate(records):
                 if r.get(f.name) is not None and r[f.name] not in found:
                     _add(problems, i, FieldProblem(
@@ -515,7 +522,7 @@ class RecordService:
             self._check_rows(plan, records, valid, resolver, problems, actor)
             if staged:
                 self._first_stage_rows(rt, records, problems, actor)
-            self._db_checks(c, rt, records, problems)
+            self._db_checks(c, rt, records, problems, actor)
             bad = [(offset + i, p) for i, p in enumerate(problems) if p]
             if bad:
                 if atomic:
@@ -762,7 +769,7 @@ class RecordService:
             moves = self.ws.workflows.before_update(rt, previous, record, get, actor, staged)
             self._compute(rt, record, get, problems)
             self._check(rt, record, get, problems, actor.locale)
-            self._db_checks(c, rt, [record], [problems])
+            self._db_checks(c, rt, [record], [problems], actor, previous)
             problems = _merged(problems, staged) or []
             if problems:
                 raise ValidationError(problems)
