@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Org
 from starlette.routing import Mount, Route
+
+from conftest import Org
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
