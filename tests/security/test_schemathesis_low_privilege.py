@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 
 import schemathesis
-from accesskit import team_user
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from accesskit import team_user
 from rapport.auth.users import create_token
 from rapport.web.app import create_app
 from rapport.workspace import Workspace
