@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from securitykit import Org
 from starlette.routing import Mount, Route
-
-from conftest import Org
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 import io
 
+from securitykit import PASSWORD, Org, csrf_of
 from starlette.testclient import TestClient
 
-from conftest import PASSWORD, Org, csrf_of
 from rapport.auth import audit
 from rapport.auth.access import MASK
 from rapport.auth.users import MAX_ACCOUNT_FAILURES, create_token, tokens_of

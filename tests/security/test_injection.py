@@ -9,8 +9,8 @@ import threading
 from typing import Any
 
 import pytest
+from securitykit import Org
 
-from conftest import Org
 from rapport.formulas import FormulaError, compile_formula, default_library
 
 HOSTILE = ["name;drop table opportunity", "name) or (1=1", "__class__", "name--", "1=1",

@@ -7,9 +7,9 @@ import csv
 import io
 
 import pytest
+from securitykit import EDITS, READS, Org
 from sqlalchemy import select
 
-from conftest import EDITS, READS, Org
 from rapport.auth import audit
 from rapport.errors import NotFound, PermissionDenied
 from rapport.records.query import Query
