@@ -178,3 +178,25 @@ def test_admin_screens_are_for_admins_and_change_access(org: Org) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/admin/roles/auditor"
     assert org.ws.records.query("role", Query(search="auditor")).data
     assert "auditor" in org.ws.meta.objects["user"].field("role").option_values
+
+
+def test_hidden_and_read_only_fields_on_the_screens(org: Org) -> None:
+    ws = org.ws
+    ws.access.set_permissions("member", "opportunity", {
+        "create": True, "read": True, "edit": True, "delete": True, "export": True,
+        "import": False, "read_scope": "team", "edit_scope": "own"},
+        {"amount": "hidden", "probability": "read_only"}, org.actors["ann"])
+    screen = org.screen("sam")
+    rid = org.deals["sam"]
+    page = screen.get(f"/o/opportunity/{rid}").text
+    assert 'id="field-amount"' not in page and 'id="field-name"' in page
+    form = screen.get(f"/o/opportunity/{rid}/edit").text
+    assert 'name="amount"' not in form and 'name="probability"' not in form
+    r = screen.post(f"/o/opportunity/{rid}/edit", data={
+        "csrf_token": csrf_of(form), "name": "renamed", "stage": "prospecting",
+        "version": "1"}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    saved = ws.records.get("opportunity", rid)
+    assert saved["name"] == "renamed" and saved["amount"] == 1000  # untouched
+    export = screen.get("/o/opportunity/export").content.decode("utf-8-sig")
+    assert "1000" not in export  # the hidden amounts are not exported

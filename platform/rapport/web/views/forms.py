@@ -34,8 +34,10 @@ LOOKUP_RESULTS = 10
 
 
 class FormScreens(ObjectScreens):
-    def _fields(self, obj: ObjectDef, creating: bool) -> list[FieldDef]:
-        return [f for f in obj.fields if editable(f, creating)]
+    def _fields(self, obj: ObjectDef, creating: bool, actor: Actor) -> list[FieldDef]:
+        """The fields the form sends: not those the user's role may not change."""
+        closed = self.ws.access.readonly_fields(actor, obj)
+        return [f for f in obj.fields if editable(f, creating) and f.name not in closed]
 
     def _lookup_labels(self, obj: ObjectDef, values: dict[str, Any]) -> dict[str, str]:
         wanted: dict[str, set[int]] = {}
@@ -54,7 +56,9 @@ class FormScreens(ObjectScreens):
                     version: int | None = None) -> Response:
         locale = self.screens.locale(request, actor)
         creating = record is None
-        sections = form_sections(obj, locale, self.screens.t(request, "form.more_fields"))
+        closed = self.ws.access.readonly_fields(actor, obj)
+        sections = form_sections(obj, locale, self.screens.t(request, "form.more_fields"),
+                                 self.ws.access.hidden_fields(actor, obj))
         shown = [f.name for s in sections for f in s.fields]
         per_field, general = problems_by_field(problems or [], obj, locale, shown)
         titles = resolve_titles(self.ws, obj, [record], obj.fields) if record else {}
@@ -63,7 +67,7 @@ class FormScreens(ObjectScreens):
             sections=sections, values=values, labels=labels, errors=per_field,
             general_errors=general, notice=notice, titles=titles,
             version=version if version is not None else (record or {}).get("version"),
-            editable=lambda f: editable(f, creating), widget_of=lambda f: widget_of(self.ws, f),
+            editable=lambda f: editable(f, creating) and f.name not in closed, widget_of=lambda f: widget_of(self.ws, f),
             title=record_title(obj, record) if record else None)
 
     # -- create -------------------------------------------------------------------------
@@ -89,7 +93,7 @@ class FormScreens(ObjectScreens):
         self.check_write(request, actor, obj)
         form = await request.form()
         locale = self.screens.locale(request, actor)
-        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, True), locale)
+        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, True, actor), locale)
         problems = list(sent.problems)
         record, warned = None, []
         if not problems:
@@ -143,7 +147,7 @@ class FormScreens(ObjectScreens):
         rid = request.path_params["id"]
         version_text = str(form.get("version") or "")
         version = int(version_text) if version_text.isdigit() else None
-        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, False),
+        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, False, actor),
                                        locale)
         problems = list(sent.problems)
         status, notice = 422, None
@@ -167,7 +171,7 @@ class FormScreens(ObjectScreens):
         if notice == "stale":
             # keep what the user typed; the next save is made against the newest version
             theirs = input_values(obj, current)
-            changed = [f.display_label(locale) for f in self._fields(obj, False)
+            changed = [f.display_label(locale) for f in self._fields(obj, False, actor)
                        if theirs.get(f.name) != sent.raw.get(f.name)]
             version = current["version"]
             notice = self.screens.t(request, "form.stale", fields=", ".join(changed) or "—")

@@ -96,7 +96,8 @@ class RecordScreens(ObjectScreens):
                      record: dict[str, Any]) -> dict[str, Any]:
         locale = self.screens.locale(request, actor)
         t = self.screens.t
-        sections = form_sections(obj, locale, t(request, "form.more_fields"))
+        sections = form_sections(obj, locale, t(request, "form.more_fields"),
+                                 self.ws.access.hidden_fields(actor, obj))
         system = Section(t(request, "record.system"),
                          [f for f in (field_of(obj, n) for n in SYSTEM_SECTION) if f])
         timeline = self._timeline(obj, record["id"], actor)

@@ -4,7 +4,7 @@ form parsing, lookup titles and problem messages. No routes here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -86,12 +86,15 @@ class Section:
     columns: int = 2
 
 
-def form_sections(obj: ObjectDef, locale: str, extra_label: str) -> list[Section]:
-    """The form view's sections; fields no section names are gathered in a last one."""
+def form_sections(obj: ObjectDef, locale: str, extra_label: str,
+                  hidden: Collection[str] = ()) -> list[Section]:
+    """The form view's sections; fields no section names are gathered in a last one.
+    ``hidden``: the fields the user's role may not see (left out)."""
     sections: list[Section] = []
-    seen: set[str] = set()
+    seen: set[str] = set(hidden)
     for raw in (obj.views.get("form") or {}).get("sections") or ():
-        fields = [obj.field(n) for n in raw.get("fields", ()) if obj.has_field(n)]
+        fields = [obj.field(n) for n in raw.get("fields", ()) if obj.has_field(n)
+                  and n not in seen]
         seen.update(f.name for f in fields)
         sections.append(Section(label_text(raw.get("label"), locale), fields,
                                 int(raw.get("columns") or 2)))
