@@ -167,3 +167,20 @@ def test_the_record_service_refuses_as_the_api_does(org: Org) -> None:
     t = ws.table("opportunity")
     with ws.engine.connect() as c:
         assert c.scalar(select(t.c.description).where(t.c.id == org.deals["maria"])) is None
+
+
+def test_imports_need_the_import_permission_and_upserts_only_change_editable_rows(
+        org: Org, tmp_path) -> None:
+    from rapport.records.transfer import import_csv
+
+    ws = org.ws
+    path = tmp_path / "deals.csv"
+    path.write_text("name,amount\nsam deal,5\n", "utf-8")
+    with pytest.raises(PermissionDenied):
+        import_csv(ws, "opportunity", path, org.actors["sam"])  # members do not import
+    report = import_csv(ws, "opportunity", path, org.actors["maria"], upsert_key="name")
+    assert not report.errors  # sam's deal is in maria's team: she may change it
+    path.write_text("name,amount\noscar deal,5\n", "utf-8")
+    report = import_csv(ws, "opportunity", path, org.actors["maria"], upsert_key="name")
+    assert report.errors and "no record you may change" in report.errors[0][1]
+    assert ws.records.get("opportunity", org.deals["oscar"])["amount"] == 1000
