@@ -521,6 +521,8 @@ def unrestricted(actor: Actor) -> bool:
     return actor.id is None or actor.role == "admin"
 
 
+#: (role, object) a workspace starts with read scope "all" for
+CATALOGUE = (("member", "product"), ("manager", "product"))
 DEFAULT_ROLE_TITLES = {
     "admin": {"en": "Administrator", "zh-CN": "管理员"},
     "manager": {"en": "Manager", "zh-CN": "经理"},
@@ -547,3 +549,15 @@ def install_default_roles(ws: Workspace) -> None:
                 "code": code, "title": DEFAULT_ROLE_TITLES[code]["en"],
                 "parent": ids.get(parent) if parent else None}, SYSTEM, conn=conn)
             ids[code] = rec["id"]
+        # the catalogue is everybody's to read (a quote line names a product); an admin
+        # may change it on the permission matrix like any other row
+        from sqlalchemy import insert
+
+        perm = ws.table("rapport_permission")
+        have = {(r.role, r.object) for r in conn.execute(select(perm.c.role, perm.c.object))}
+        for code, obj_name in CATALOGUE:
+            if obj_name in ws.meta.objects and (code, obj_name) not in have:
+                p = replace(DEFAULTS[code], read_scope="all")
+                conn.execute(insert(perm).values(
+                    role=code, object=obj_name, **{f"can_{a}": p.allows(a) for a in ACTIONS},
+                    read_scope=p.read_scope, edit_scope=p.edit_scope))

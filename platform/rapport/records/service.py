@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -271,10 +272,13 @@ class RecordService:
         if unrestricted(actor):
             return
         access = self.ws.access
-        if not access.can_read(rt.obj, actor, rid, c):
+        t = rt.table
+        may = c.execute(select(case((self.editable(rt.obj, t, actor), 1), else_=0)).where(
+            t.c.id == rid, self.readable(rt.obj, t, actor))).scalar()  # one statement
+        if may is None:
             raise NotFound(f"no {rt.name} with id {rid}")
         access.require(actor, rt.obj, action, c)
-        if not access.can_edit(rt.obj, actor, rid, c):
+        if not may:
             raise PermissionDenied(f"you may read {rt.name} {rid} but not "
                                    f"{'delete' if action == 'delete' else 'change'} it")
 
