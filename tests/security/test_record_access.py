@@ -184,3 +184,14 @@ def test_imports_need_the_import_permission_and_upserts_only_change_editable_row
     report = import_csv(ws, "opportunity", path, org.actors["maria"], upsert_key="name")
     assert report.errors and "no record you may change" in report.errors[0][1]
     assert ws.records.get("opportunity", org.deals["oscar"])["amount"] == 1000
+
+
+def test_board_counts_and_sums_count_only_readable_records(org: Org) -> None:
+    import re
+
+    for who in ("oscar", "maria"):
+        summary = org.screen(who).get("/o/opportunity/kanban/summary").text
+        counts = [int(n.replace(",", "")) for n in
+                  re.findall(r'<span class="pill" title="[^"]*">([\d,]+)</span>', summary)]
+        assert sum(counts) == len(READS[who]), (who, counts)
+        assert f"{1000 * len(READS[who]):,}" in summary  # the sum of amounts they may read

@@ -97,15 +97,21 @@ class KanbanScreens(ObjectScreens):
         q.limit = CARDS_PER_PAGE
         return q
 
-    def summaries(self, obj: ObjectDef, view: dict[str, Any], q: Query) -> dict[Any, tuple[int, Any]]:
-        """{group value: (count, sum)} in one GROUP BY query over the object's table."""
+    def summaries(self, obj: ObjectDef, view: dict[str, Any], q: Query,
+                  actor: Actor) -> dict[Any, tuple[int, Any]]:
+        """{group value: (count, sum)} in one GROUP BY query over the records the actor
+        may read (a hidden or sensitive sum field is not summed)."""
         t = self.ws.table(obj.name)
         compiler = self.ws.compiler()
         col = t.c[view["group_by"]]
         where = compiler.where(obj, q.filter)
         if q.search:
             where = and_(where, compiler.search(obj, q.search))
+        where = and_(where, self.ws.records.readable(obj, t, actor))
         sum_name = view.get("sum")
+        if sum_name in self.ws.access.hidden_fields(actor, obj) or (
+                sum_name in obj.sensitive_names and not actor.is_admin):
+            sum_name = None
         aggregates = [func.count()]
         if sum_name and sum_name in t.c:
             aggregates.append(func.coalesce(func.sum(t.c[sum_name]), 0))
@@ -115,12 +121,12 @@ class KanbanScreens(ObjectScreens):
         return {r[0]: (int(r[1]), r[2] if len(r) > 2 else None) for r in rows}
 
     def columns(self, obj: ObjectDef, view: dict[str, Any], q: Query, locale: str,
-                counted: bool = True) -> list[Column]:
+                counted: bool = True, actor: Actor | None = None) -> list[Column]:
         """The board's columns: every active option, and an inactive one or the blank column
         while records are in it. With ``counted``, each with its count and sum; without,
         every candidate column, uncounted (the board drops the empty inactive ones)."""
         f = obj.field(view["group_by"])
-        sums = self.summaries(obj, view, q) if counted else None
+        sums = self.summaries(obj, view, q, actor) if counted and actor is not None else None
         cols = [Column(str(i), o.value, option_label(f, o.value, locale), option_color(f, o.value),
                        count=None)
                 for i, o in enumerate(f.options) if o.active or sums is None or o.value in sums]
@@ -279,10 +285,10 @@ class KanbanScreens(ObjectScreens):
         locale = self.screens.locale(request, actor)
         try:
             q = self._base_query(obj, state, view)
-            cols = self.columns(obj, view, q, locale)
+            cols = self.columns(obj, view, q, locale, actor=actor)
         except ValidationError:
             q = self._base_query(obj, ListState(), view)
-            cols = self.columns(obj, view, q, locale)
+            cols = self.columns(obj, view, q, locale, actor=actor)
         card_fields = self.card_fields(obj, view)
         return {"obj": obj, "view": view, "columns": cols, "record": record,
                 "card_fields": card_fields,
@@ -297,10 +303,10 @@ class KanbanScreens(ObjectScreens):
         state = ListState.from_params(request.query_params, obj)
         try:
             q = self._base_query(obj, state, view)
-            cols = self.columns(obj, view, q, self.screens.locale(request, actor))
+            cols = self.columns(obj, view, q, self.screens.locale(request, actor), actor=actor)
         except ValidationError:  # the board showed everything: so do its counts
             q = self._base_query(obj, ListState(), view)
-            cols = self.columns(obj, view, q, self.screens.locale(request, actor))
+            cols = self.columns(obj, view, q, self.screens.locale(request, actor), actor=actor)
         return {"obj": obj, "columns": cols,
                 "sum_field": sum_field(obj, view)}
 
