@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from securitykit import PASSWORD, Org, csrf_of
 from starlette.testclient import TestClient
@@ -54,6 +55,16 @@ def test_sensitive_values_are_masked_revealed_on_demand_and_never_searched(org: 
     export = screen.get("/o/contact/export").content.decode("utf-8-sig")
     assert "123-45-6789" not in export
     assert "123-45-6789" not in screen.get("/o/contact?q=6789").text
+    # the edit form keeps a masked value the user left alone
+    form = screen.get(f"/o/contact/{rid}/edit").text
+    assert "123-45-6789" not in form
+    saved = screen.post(f"/o/contact/{rid}/edit", data={
+        "csrf_token": csrf_of(form), "last_name": "Ng-Li", "ssn": MASK,
+        "version": re.search(r'name="version" value="(\d+)"', form).group(1)},
+        follow_redirects=False)
+    assert saved.status_code == 303, (saved.status_code, re.findall(r"notice[^<]*<[^<]*|field-error[^<]*<[^<]*", saved.text))
+    after = org.ws.records.get("contact", rid)
+    assert (after["last_name"], after["ssn"]) == ("Ng-Li", "123-45-6789")
 
 
 def test_the_last_admin_cannot_be_demoted_or_deactivated(org: Org) -> None:

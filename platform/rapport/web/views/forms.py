@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ...auth.access import MASK
 from ...errors import Conflict, FieldProblem, StaleVersion, ValidationError
 from ...meta.model import FieldDef, ObjectDef
 from ...plugins import warnings
@@ -151,6 +152,12 @@ class FormScreens(ObjectScreens):
                                        locale)
         problems = list(sent.problems)
         status, notice = 422, None
+        if obj.sensitive_names and not actor.is_admin:
+            # a masked value the user did not retype stays as it is (blank too: the input
+            # of a masked number or date cannot hold the mask)
+            for name in obj.sensitive_names:
+                if str(sent.raw.get(name) or "") in {"", MASK}:
+                    sent.values.pop(name, None)
         if not problems:
             try:
                 await run_in_threadpool(self.ws.records.update, obj.name, rid, sent.values,
