@@ -407,7 +407,8 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("email")
-@click.option("--role", default="member", type=click.Choice(["admin", "manager", "member"]))
+@click.option("--role", default="member", help="A role code: admin, manager, member or one "
+              "a pack or an admin added.")
 @click.option("--password", help="Password (asked for when omitted).")
 @click.option("--name", "full_name", help="Full name.")
 @click.pass_context

@@ -62,9 +62,12 @@ def seed(ws: Workspace, admin: Actor, scale: int = 1,
             progress(1)
 
     manager = create_user(ws, "maria@example.com", "manager", "rapport-demo", "Maria Manager")
+    # one sales team: the reps read the team's deals and edit their own, Maria the team's
+    team = ws.records.create("team", {"name": "Sales", "manager": manager["id"]}, admin)
+    manager = ws.records.update("user", manager["id"], {"team": team["id"]}, admin)
     reps = [ws.records.update("user", create_user(
         ws, f"{n.lower()}@example.com", "member", "rapport-demo", f"{n} Seller")["id"],
-        {"manager": manager["id"]}, admin) for n in ("Sam", "Lin")]
+        {"manager": manager["id"], "team": team["id"]}, admin) for n in ("Sam", "Lin")]
     owners = [admin.id, manager["id"], *(r["id"] for r in reps)]
     products = []
     for name, code, family, price in PRODUCTS:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, MetaData, Table, insert, inspect, select, text
 
 from .approvals import Approvals, Notifications
+from .auth.access import Access
 from .errors import MetadataError, MetaProblem, RapportError
 from .fieldtypes import FieldTypes
 from .formulas import FunctionLibrary, default_library
@@ -114,6 +115,7 @@ class Workspace:
             except RapportError as exc:  # a clash or a bad function: that plugin's are left out
                 self.plugins.note(plugin, "register_formula_functions", exc)
         self.records = RecordService(self)
+        self.access = Access(self)
         self.workflows = Workflows(self)
         self.approvals = Approvals(self)
         self.reports = Reports(self)
@@ -174,7 +176,11 @@ class Workspace:
             docs = read_paths([bundled("metadata") / "core"], problems)
             if problems:
                 raise MetadataError(problems)
-            return self.apply(docs, author="system", comment="core objects")
+            plan = self.apply(docs, author="system", comment="core objects")
+            from .auth.access import install_default_roles
+
+            install_default_roles(self)
+            return plan
         return None
 
     def add_missing_system_tables(self) -> None:
@@ -438,6 +444,12 @@ class Workspace:
                                         + [[k, n] for k, n in sorted(changed)],
                                         "notes": plan.notes,
                                         "removed": sorted(removals)}, ensure_ascii=False)))
+                conn.execute(insert(self.table_of("rapport_audit")).values(
+                    at=datetime.now(UTC), event="metadata_changed", email=author,
+                    detail=json.dumps({"revision": base.revision + 1, "comment": comment,
+                                       "definitions": [f"{d.kind}/{d.name}" for d in docs]
+                                       + [f"{k}/{n}" for k, n in sorted(changed)]},
+                                      ensure_ascii=False)))
             except BaseException:
                 self._state = None
                 self._uncommitted = None

@@ -33,6 +33,20 @@ def _objects(workspace: Any) -> tuple[str, ...]:
 
 
 @rapport.hookimpl
+def startup(workspace: Any) -> None:
+    """Everybody who may read an object reads its records in the pool (no owner)."""
+    access = getattr(workspace, "access", None)
+    if access is None:
+        return
+
+    def pooled(obj: Any, table: Any, actor: Any) -> Any:
+        if obj.name not in _objects(workspace) or "owner" not in table.c:
+            return None
+        return table.c.owner.is_(None) if access.permission(actor, obj).read else None
+    access.readers.append(pooled)
+
+
+@rapport.hookimpl
 def scheduled_jobs(workspace: Any) -> list[Any]:
     schedule = settings(workspace, "public_pool").get("schedule") or pool.DEFAULT_SCHEDULE
     return [Job("public_pool.return_idle", str(schedule), pool.return_idle)]

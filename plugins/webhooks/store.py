@@ -23,6 +23,7 @@ from sqlalchemy import (
     select,
 )
 
+from rapport.auth.access import MASK
 from rapport.records.actor import Actor
 from rapport.records.service import to_json
 from rapport.storage.types import UTCDateTime
@@ -85,15 +86,22 @@ def payload(workspace: Any, object_name: str, event: str, record: Mapping[str, A
             previous: Mapping[str, Any] | None, user: Actor, at: datetime) -> dict[str, Any]:
     """The body of one webhook call, built here and nowhere else: the record's values as
     the REST API shows them, and for an update the fields that changed (old and new).
-    Whatever limits what a reader may see of a record applies in this one function."""
+    Sensitive values (``"sensitive": true``) leave masked, as in a list: the receiver learns
+    that one changed, never what it is."""
+    obj = workspace.meta.objects.get(object_name)
+    sensitive = obj.sensitive_names if obj is not None else frozenset()
+
+    def shown(name: str, value: Any) -> Any:
+        return MASK if name in sensitive and value is not None else to_json(value)
+
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()), "event": f"{object_name}.{event}", "object": object_name,
         "record_id": record["id"], "occurred_at": at.isoformat(),
         "user": {"id": user.id, "email": user.email},
-        "record": {k: to_json(v) for k, v in record.items()},
+        "record": {k: shown(k, v) for k, v in record.items()},
     }
     if event == "updated" and previous is not None:
-        body["changes"] = {k: {"old": to_json(previous.get(k)), "new": to_json(v)}
+        body["changes"] = {k: {"old": shown(k, previous.get(k)), "new": shown(k, v)}
                            for k, v in record.items()
                            if k not in {"updated_at", "version"} and previous.get(k) != v}
     return body

@@ -13,11 +13,15 @@ from rapport.workspace import Workspace
 
 
 def _deals(ws: Workspace) -> None:
-    acme = ws.records.create("account", {"name": "Acme"})["id"]
+    """Three deals the member owns (a member's reports count what they may read)."""
+    from rapport.auth.users import find_user
+
+    owner = (find_user(ws, "member@example.com") or {}).get("id")
+    acme = ws.records.create("account", {"name": "Acme", "owner": owner})["id"]
     for name, stage, amount in (("=cmd|' /C calc'!A0", "prospecting", 100),
                                 ("Two", "prospecting", 200), ("Three", "qualification", 400)):
         ws.records.create("opportunity", {"name": name, "stage": stage, "amount": amount,
-                                          "account": acme})
+                                          "account": acme, "owner": owner})
 
 
 def test_json_result(ws: Workspace, member) -> None:

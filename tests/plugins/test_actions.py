@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pluginkit import client_for, csrf_of
+from pluginkit import client_for, csrf_of, user
 
 import rapport
 from rapport.auth.users import create_token
@@ -54,12 +54,12 @@ def acting(tmp_path: Path, database_url: str) -> Iterator[Workspace]:
 
 
 def test_actions_run_in_one_transaction_with_permissions(acting: Workspace) -> None:
-    from pluginkit import user
+
 
     ws = acting
     mia, sam = user(ws, "mia@example.com", "manager"), user(ws, "sam@example.com")
-    a = ws.records.create("account", {"name": "Acme"})
-    b = ws.records.create("account", {"name": "Refuse"})
+    a = ws.records.create("account", {"name": "Acme", "owner": mia.id})  # mia changes hers
+    b = ws.records.create("account", {"name": "Refuse", "owner": mia.id})
     assert [r.name for r in ws.actions.for_object("account", mia, bulk=True)] == \
         ["mark_customer"]
     assert [r.name for r in ws.actions.for_object("account", sam, record=a)] == ["explode"]
@@ -86,9 +86,10 @@ def test_actions_run_in_one_transaction_with_permissions(acting: Workspace) -> N
 
 def test_actions_on_the_screens(acting: Workspace) -> None:
     ws = acting
-    a = ws.records.create("account", {"name": "Acme"})
-    b = ws.records.create("account", {"name": "Beta"})
     manager = client_for(ws, "mia@example.com", "manager")
+    mia = user(ws, "mia@example.com").id  # the manager changes the accounts she owns
+    a = ws.records.create("account", {"name": "Acme", "owner": mia})
+    b = ws.records.create("account", {"name": "Beta", "owner": mia})
     page = manager.get(f"/o/account/{a['id']}").text
     assert f'action="/o/account/{a["id"]}/actions/mark_customer"' in page
     token = csrf_of(page)
@@ -118,8 +119,8 @@ def test_actions_on_the_screens(acting: Workspace) -> None:
 
 def test_actions_over_the_api(acting: Workspace) -> None:
     ws = acting
-    a = ws.records.create("account", {"name": "Acme"})
     client = client_for(ws, "mia@example.com", "manager")
+    a = ws.records.create("account", {"name": "Acme", "owner": user(ws, "mia@example.com").id})
     token = create_token(ws, "mia@example.com", None, "read_write")
     auth = {"Authorization": f"Bearer {token}"}
     listed = client.get("/api/v1/records/account/actions", headers=auth).json()["data"]
@@ -141,7 +142,6 @@ def test_actions_over_the_api(acting: Workspace) -> None:
 def test_actions_are_in_the_openapi_and_conform_to_it(acting: Workspace) -> None:
     import schemathesis
     from hypothesis import HealthCheck, given, settings
-    from pluginkit import user
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 
     from rapport.web.app import create_app

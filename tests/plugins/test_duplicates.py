@@ -123,9 +123,10 @@ def _history(ws: Workspace, obj: str, rid: int) -> list[dict]:
 def test_merge_repoints_everything_and_keeps_both_histories(warned: Workspace) -> None:
     ws = warned
     manager = user(ws, "mia@example.com", "manager")
-    winner = ws.records.create("account", {"name": "Acme"})
+    # the manager owns both: she may change them
+    winner = ws.records.create("account", {"name": "Acme", "owner": manager.id})
     loser = ws.records.create("account", {"name": "ACME Inc", "phone": "555 0100",
-                                          "industry": None})
+                                          "industry": None, "owner": manager.id})
     ws.records.update("account", loser["id"], {"billing_city": "Lyon"})
     child = ws.records.create("account", {"name": "Acme Europe", "parent": loser["id"]})
     contact = ws.records.create("contact", {"last_name": "Ng", "account": loser["id"]})

@@ -73,10 +73,11 @@ def test_the_example_plugin_works(tmp_path: Path, database_url: str) -> None:
         with pytest.raises(rapport.ValidationError) as refused:
             ws.records.create("opportunity", {"name": "Huge", "amount": 250000})
         assert refused.value.problems[0].field == "amount"
-        deal = ws.records.create("opportunity", {"name": "Fine", "amount": 5000})
         from pluginkit import user
 
         sam = user(ws, "sam@example.com")
+        deal = ws.records.create("opportunity", {"name": "Fine", "amount": 5000,
+                                                 "owner": sam.id})  # sam's deal
         assert ws.actions.run("credit_review", "opportunity", [deal["id"]], sam).message == \
             "1 sent to credit review"
         client = client_for(ws, "sam@example.com", "member")

@@ -129,6 +129,19 @@ def test_the_outbox_is_written_with_the_change(hooked: Workspace, receiver: Rece
     assert changes["name"] == {"old": "Acme", "new": "Acme Corp"}
 
 
+def test_sensitive_values_leave_masked(hooked: Workspace, receiver: Receiver) -> None:
+    doc = dict(hooked.state.documents[("object", "account")])
+    hooked.apply(hooked.documents_from({**doc, "kind": "object", "fields": [
+        *doc["fields"], {"name": "tax_id", "type": "text", "sensitive": True}]}))
+    subscribe(hooked, receiver.url)
+    account = hooked.records.create("account", {"name": "Acme", "tax_id": "DE-123"})
+    hooked.records.update("account", account["id"], {"tax_id": "DE-456"})
+    created, updated = (json.loads(e["payload"]) for e in outbox(hooked))
+    assert created["record"]["tax_id"] == "••••••" and created["record"]["name"] == "Acme"
+    assert updated["changes"]["tax_id"] == {"old": "••••••", "new": "••••••"}
+    assert "DE-" not in json.dumps([created, updated], ensure_ascii=False)
+
+
 def test_delivery_retries_a_failing_and_slow_receiver_until_it_recovers(
         hooked: Workspace, receiver: Receiver) -> None:
     subscribe(hooked, receiver.url)

@@ -56,10 +56,17 @@ def basket_ws(ws: Workspace) -> Workspace:
 
 
 def _user(ws: Workspace, email: str, role: str) -> Actor:
+    """A user of the team "Sales" (a manager edits what the team's members own)."""
     from rapport.auth.users import find_user
+    from rapport.records.query import Cond, Query
 
     existing = find_user(ws, email)
-    return actor_of(existing or create_user(ws, email, role, "correct horse"))
+    if existing is None:
+        teams = ws.records.query("team", Query(filter=Cond("name", "eq", "Sales"))).data
+        team = teams[0] if teams else ws.records.create("team", {"name": "Sales"})
+        user = create_user(ws, email, role, "correct horse")
+        existing = ws.records.update("user", user["id"], {"team": team["id"]})
+    return actor_of(existing)
 
 
 @pytest.fixture

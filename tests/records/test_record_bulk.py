@@ -120,7 +120,8 @@ def _raw(ws: Workspace, obj: str, ids: list[int]) -> dict[int, dict[str, Any]]:
 @pytest.mark.parametrize("obj", ["widget", "gadget"])
 def test_bulk_values_are_stored_as_single_creates_store_them(bulk: Workspace, obj: str,
                                                              alice: Actor) -> None:
-    account = bulk.records.create("account", {"name": "Acme"})["id"]
+    # alice's own account: she may link her records to it
+    account = bulk.records.create("account", {"name": "Acme", "owner": alice.id})["id"]
     rows = _rows(account, alice.id)
     singles = [bulk.records.create(obj, r, alice)["id"] for r in _unique(rows, "1")]
     result = bulk.records.create_many(obj, _unique(rows, "2"), alice)

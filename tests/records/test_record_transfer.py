@@ -71,11 +71,11 @@ def test_a_good_csv_imports_every_row(clean: Workspace, tmp_path: Path) -> None:
     assert [h["action"] for h in clean.records.history("account", last["id"])] == ["create"]
 
 
-def test_an_import_runs_as_the_actor(clean: Workspace, tmp_path: Path, alice: Actor) -> None:
+def test_an_import_runs_as_the_actor(clean: Workspace, tmp_path: Path, bob: Actor) -> None:
     path = write(tmp_path / "a.csv", "name\nAcme\n")
-    assert import_csv(clean, "account", path, actor=alice).created == 1
+    assert import_csv(clean, "account", path, actor=bob).created == 1  # a manager imports
     acme = rows_of(clean, "account")[0]
-    assert (acme["created_by"], acme["owner"]) == (alice.id, alice.id)
+    assert (acme["created_by"], acme["owner"]) == (bob.id, bob.id)
 
 
 def test_missing_required_unknown_and_repeated_columns(clean: Workspace, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from accesskit import team_user
 from conftest import PASSWORD, block, csrf_of, login
 from rapport.auth.users import actor_of, create_user
 from rapport.records.actor import Actor
@@ -33,13 +34,14 @@ class Team:
 
 @pytest.fixture
 def team(ws: Workspace, admin: dict[str, Any]) -> Team:
-    maria = create_user(ws, "maria@example.com", "manager", PASSWORD, full_name="Maria Manager")
+    # Maria manages the team Sam and Lin are in: they read each other's quotes
+    maria = team_user(ws, "maria@example.com", "manager", PASSWORD, full_name="Maria Manager")
     reps = {}
     for email, name in [("sam@example.com", "Sam Seller"), ("lin@example.com", "Lin Seller"),
                         ("oscar@example.com", "Oscar Owl")]:
         user = create_user(ws, email, "member", PASSWORD, full_name=name)
         if not email.startswith("oscar"):
-            user = ws.records.update("user", user["id"], {"manager": maria["id"]})
+            user = team_user(ws, email, manager=maria["id"])
         reps[email.split("@")[0]] = actor_of(user)
     return Team(actor_of(admin), actor_of(maria), reps["sam"], reps["lin"], reps["oscar"])
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from accesskit import team_user
 from rapport import hookimpl
-from rapport.auth.users import actor_of, create_user
+from rapport.auth.users import actor_of
 from rapport.errors import MetadataError, NotFound, ValidationError
 from rapport.records.actor import Actor
 from rapport.workspace import Workspace
@@ -62,12 +63,13 @@ def tws(ws: Workspace) -> Workspace:
 
 @pytest.fixture
 def member(tws: Workspace) -> Actor:
-    return actor_of(create_user(tws, "mia@example.com", "member"))
+    return actor_of(team_user(tws, "mia@example.com", "member"))
 
 
 @pytest.fixture
 def manager(tws: Workspace) -> Actor:
-    return actor_of(create_user(tws, "max@example.com", "manager"))
+    """The manager of mia's team: moves her tickets."""
+    return actor_of(team_user(tws, "max@example.com", "manager"))
 
 
 def codes(exc: ValidationError) -> dict[str | None, str]:
@@ -280,8 +282,8 @@ def test_a_workflow_must_fit_its_object(ws: Workspace) -> None:
 
 
 def test_the_standard_sales_workflow(ws: Workspace) -> None:
-    rep = actor_of(create_user(ws, "rep@example.com", "member"))
-    boss = actor_of(create_user(ws, "boss@example.com", "manager"))
+    rep = actor_of(team_user(ws, "rep@example.com", "member"))
+    boss = actor_of(team_user(ws, "boss@example.com", "manager"))  # the rep's team
     opp = ws.records.create("opportunity", {"name": "Deal"}, rep)
     assert opp["probability"] == 10
     steps = [("qualification", {}, 20), ("proposal", {"amount": 900, "close_date": "2031-01-01"}, 50)]

@@ -173,9 +173,14 @@ class ObjectDef:
     indexes: tuple[IndexDef, ...] = ()
     validation_rules: tuple[ValidationRule, ...] = ()
     views: Mapping[str, Any] = dc_field(default_factory=dict)
+    #: the fields marked ``sensitive`` (set from ``fields``)
+    sensitive_names: frozenset[str] = dc_field(default=frozenset(), init=False, compare=False,
+                                               repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
+        object.__setattr__(self, "sensitive_names",
+                           frozenset(f.name for f in self.fields if f.sensitive))
 
     def field(self, name: str) -> FieldDef:
         return self._by_name[name]  # type: ignore[attr-defined]

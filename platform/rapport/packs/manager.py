@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
+from ..auth.roles import user_role_documents
 from ..errors import MetadataError, MetaProblem
 from ..meta.loader import Document
 from ..storage.plan import sqlite_fk_guard
@@ -31,7 +32,7 @@ from .manifest import (
     version_key,
 )
 from .merge import merge_definition, merge_extension
-from .roles import ensure_roles, user_role_documents
+from .roles import ensure_roles
 from .samples import SampleLoader, count_samples
 
 if TYPE_CHECKING:

@@ -327,6 +327,7 @@ class QueryCompiler:
                                           and not f.sensitive and f.name not in obj.search_fields)]
         else:
             names = [f.name for f in obj.fields if f.is_searchable]
+        names = [n for n in names if n not in obj.sensitive_names]  # never searched
         number = int(text) if WHOLE_NUMBER.fullmatch(text) else None
         clauses = []
         for name in names:

@@ -23,22 +23,24 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
     literal,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ..auth.access import MASK, unrestricted
 from ..errors import (
     Conflict,
     FieldProblem,
     MetadataError,
     MetaProblem,
     NotFound,
+    PermissionDenied,
     StaleVersion,
     ValidationError,
 )
@@ -47,7 +49,7 @@ from ..meta.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from ..storage import versions
 from ..storage.plan import constraint_name
 from .actor import SYSTEM, Actor
-from .query import Page, Query, conditions
+from .query import And, Cond, Not, Or, Page, Query, conditions
 from .runtime import ObjectRuntime
 from .writer import WritePlan
 
@@ -193,11 +195,16 @@ class RecordService:
         return _Resolver(self, conn).getter
 
     def get(self, object_name: str, rid: Any, actor: Actor = SYSTEM,
-            conn: Connection | None = None) -> dict[str, Any]:
+            conn: Connection | None = None, reveal: Collection[str] = ()) -> dict[str, Any]:
+        """One record, as the actor may see it (``reveal``: sensitive fields shown unmasked;
+        the caller records the reveal). A record the actor may not read is not found."""
         rt = self.runtime(object_name)
         rid = _record_id(rid)
         t = rt.table
         stmt = select(t).where(t.c.id == rid)
+        restricted = not unrestricted(actor)
+        if restricted:
+            stmt = stmt.where(self.readable(rt.obj, t, actor))
         if conn is not None:
             row = conn.execute(stmt).first()
         else:
@@ -205,13 +212,19 @@ class RecordService:
                 row = c.execute(stmt).first()
         if row is None:
             raise NotFound(f"no {object_name} with id {rid}")
-        return dict(row._mapping)
+        record = dict(row._mapping)
+        return self.ws.access.visible(actor, rt.obj, record, reveal) if restricted else record
 
     def query(self, object_name: str, q: Query, actor: Actor = SYSTEM,
               conn: Connection | None = None) -> Page:
         rt = self.runtime(object_name)
         compiler = self.ws.compiler()
-        stmt, sort_cols, limit = compiler.page_statement(rt.obj, q)
+        restricted = not unrestricted(actor)
+        extra = None
+        if restricted:
+            self._check_query_fields(rt.obj, q, actor)
+            extra = self.readable(rt.obj, rt.table, actor)
+        stmt, sort_cols, limit = compiler.page_statement(rt.obj, q, extra_where=extra)
         if conn is not None:
             keys, rows = _fetch(conn, stmt)
         else:
@@ -219,6 +232,8 @@ class RecordService:
                 keys, rows = _fetch(c, stmt)
         data = [dict(zip(keys, r, strict=True)) for r in rows[:limit]]
         cursor = compiler.encode_cursor(sort_cols, data[-1]) if len(rows) > limit else None
+        if restricted:
+            data = self.ws.access.visible_many(actor, rt.obj, data)
         return Page(data, cursor)
 
     def count(self, object_name: str, q: Query, actor: Actor = SYSTEM) -> int:
@@ -227,18 +242,84 @@ class RecordService:
         where = compiler.where(rt.obj, q.filter)
         if q.search:
             where = and_(where, compiler.search(rt.obj, q.search))
+        if not unrestricted(actor):
+            self._check_query_fields(rt.obj, q, actor)
+            where = and_(where, self.readable(rt.obj, rt.table, actor))
         with self.ws.read_engine.connect() as c:
             return int(c.scalar(select(func.count()).select_from(rt.table).where(where)) or 0)
 
-    def readable(self, obj: ObjectDef, table: Table) -> ColumnElement[bool]:
-        """The records of ``obj`` that may be read, as a condition on ``table`` (its table or
-        an alias of it). Every record, as long as no role restricts reading; reports apply
-        it to every row they aggregate."""
-        return true()
+    def _check_query_fields(self, obj: ObjectDef, q: Query, actor: Actor) -> None:
+        """A user filters and sorts only by fields they may see unmasked: a filter on a
+        hidden or sensitive field would tell its value."""
+        closed = self.ws.access.hidden_fields(actor, obj) | obj.sensitive_names
+        if not closed:
+            return
+        names = [name for name, _desc in q.sort]
+        names += [c.field for c in _conds(q.filter)]
+        for name in names:
+            head = str(name).split(".")[0]
+            if head in closed:
+                raise ValidationError([FieldProblem(
+                    "sort" if name in [n for n, _d in q.sort] else f"filter[{head}]",
+                    "forbidden", f"'{head}' cannot be used to filter or sort")])
 
-    def history(self, object_name: str, rid: Any, limit: int = 200) -> list[dict[str, Any]]:
-        self.runtime(object_name)
+    def readable(self, obj: ObjectDef, table: Table, actor: Actor = SYSTEM
+                 ) -> ColumnElement[bool]:
+        """The records of ``obj`` the actor may read, as a condition on ``table`` (its table
+        or an alias of it): lists, counts, searches, lookups, boards, reports, exports and
+        history all apply it. Built from the actor's role, owner, team and shares."""
+        return self.ws.access.readable(obj, table, actor)
+
+    def editable(self, obj: ObjectDef, table: Table, actor: Actor = SYSTEM
+                 ) -> ColumnElement[bool]:
+        """The records of ``obj`` the actor may change or delete, as a condition."""
+        return self.ws.access.editable(obj, table, actor)
+
+    def _check_writable(self, c: Connection, rt: ObjectRuntime, rid: int, actor: Actor,
+                        action: str) -> None:
+        """A record the actor cannot read is not found; one they read but may not change
+        (or delete) is refused."""
+        if unrestricted(actor):
+            return
+        access = self.ws.access
+        t = rt.table
+        may = c.execute(select(case((self.editable(rt.obj, t, actor), 1), else_=0)).where(
+            t.c.id == rid, self.readable(rt.obj, t, actor))).scalar()  # one statement
+        if may is None:
+            raise NotFound(f"no {rt.name} with id {rid}")
+        access.require(actor, rt.obj, action, c)
+        if not may:
+            raise PermissionDenied(f"you may read {rt.name} {rid} but not "
+                                   f"{'delete' if action == 'delete' else 'change'} it")
+
+    def _check_fields(self, rt: ObjectRuntime, values: Mapping[str, Any], actor: Actor,
+                      allow_read_only: bool) -> dict[str, Any]:
+        """The changes without masked sensitive values (sent back unchanged); a field the
+        actor may not change is refused."""
+        if unrestricted(actor) or allow_read_only:
+            return dict(values)
+        closed = self.ws.access.readonly_fields(actor, rt.obj)
+        out = {}
+        problems = []
+        for k, v in values.items():
+            if k in rt.obj.sensitive_names and v == MASK:
+                continue
+            if k in closed:
+                problems.append(FieldProblem(k, "forbidden",
+                                             f"your role may not change '{str(k)[:60]}'"))
+            out[k] = v
+        if problems:
+            raise ValidationError(problems)
+        return out
+
+    def history(self, object_name: str, rid: Any, limit: int = 200,
+                actor: Actor = SYSTEM) -> list[dict[str, Any]]:
+        """The record's field history, newest first, as the actor may see it (hidden
+        fields' entries left out, sensitive values masked)."""
+        rt = self.runtime(object_name)
         rid = _record_id(rid)
+        if not unrestricted(actor):
+            self.get(object_name, rid, actor)  # not found when unreadable
         h = self.ws.table("rapport_history")
         with self.ws.read_engine.connect() as c:
             rows = c.execute(select(h).where(h.c.object == object_name, h.c.record_id == rid)
@@ -249,7 +330,23 @@ class RecordService:
             for key in ("old_value", "new_value"):
                 item[key] = json.loads(item[key]) if item[key] is not None else None
             out.append(item)
-        return out
+        if unrestricted(actor):
+            return out
+        access = self.ws.access
+        hidden = access.hidden_fields(actor, rt.obj)
+        shown = []
+        for item in out:
+            name = item["field"]
+            if name in hidden:
+                continue
+            for key in ("old_value", "new_value"):
+                value = item[key]
+                if isinstance(value, dict):  # a deleted record's values
+                    item[key] = access.visible(actor, rt.obj, value)
+                elif name in rt.obj.sensitive_names and value is not None:
+                    item[key] = MASK
+            shown.append(item)
+        return shown
 
     # -- preparing values -------------------------------------------------------------
 
@@ -281,9 +378,11 @@ class RecordService:
             self._check(rt, record, lambda _path: None, problems, locale, fields)
 
     def _db_checks(self, conn: Connection, rt: ObjectRuntime, records: Sequence[dict[str, Any]],
-                   problems: list[list[FieldProblem] | None]) -> None:
-        """Checks that need the database, batched: lookups exist, unique values are free.
-        ``problems``: each record's list (None while it has none)."""
+                   problems: list[list[FieldProblem] | None], actor: Actor = SYSTEM,
+                   previous: Mapping[str, Any] | None = None) -> None:
+        """Checks that need the database, batched: lookups exist (and the actor may read
+        the records they point at: an unreadable one is as absent as a missing one), unique
+        values are free. ``problems``: each record's list (None while it has none)."""
         relations = rt.relations
         if "user" in self.ws.meta.objects:
             relations = [*relations, OWNER]
@@ -295,9 +394,14 @@ class RecordService:
             target = self.ws.table(f.target)
             found: set[int] = set()
             ordered = sorted(wanted)
+            readable = None
+            if not unrestricted(actor) and f.target in self.ws.meta.objects:
+                readable = self.readable(self.ws.meta.objects[f.target], target, actor)
+                if previous is not None and previous.get(f.name) is not None:
+                    found.add(previous[f.name])  # a link already there may stay
             for start in range(0, len(ordered), 900):
-                found.update(conn.scalars(select(target.c.id).where(
-                    target.c.id.in_(ordered[start:start + 900]))))
+                stmt = select(target.c.id).where(target.c.id.in_(ordered[start:start + 900]))
+                found.update(conn.scalars(stmt if readable is None else stmt.where(readable)))
             for i, r in enumerate(records):
                 if r.get(f.name) is not None and r[f.name] not in found:
                     _add(problems, i, FieldProblem(
@@ -348,6 +452,10 @@ class RecordService:
 
     def create(self, object_name: str, values: Mapping[str, Any], actor: Actor = SYSTEM,
                conn: Connection | None = None) -> dict[str, Any]:
+        if not unrestricted(actor):
+            rt = self.runtime(object_name)
+            self.ws.access.require(actor, rt.obj, "create")
+            values = self._check_fields(rt, values, actor, False)
         result = self._create_many(object_name, [values], actor, conn, atomic=True)
         return result[0]
 
@@ -358,6 +466,10 @@ class RecordService:
         """Create many records in one transaction. Every invalid row is reported; nothing
         is created when one is invalid, unless ``skip_invalid`` (then the valid ones are)."""
         result = BulkResult()
+        if not unrestricted(actor):
+            rt = self.runtime(object_name)
+            self.ws.access.require(actor, rt.obj, "create")
+            rows = (self._check_fields(rt, r, actor, False) for r in rows)
         with self.ws.within(conn) as c:
             batch: list[Mapping[str, Any]] = []
             offset = 0
@@ -424,7 +536,7 @@ class RecordService:
             self._check_rows(plan, records, valid, resolver, problems, actor)
             if staged:
                 self._first_stage_rows(rt, records, problems, actor)
-            self._db_checks(c, rt, records, problems)
+            self._db_checks(c, rt, records, problems, actor)
             bad = [(offset + i, p) for i, p in enumerate(problems) if p]
             if bad:
                 if atomic:
@@ -627,10 +739,13 @@ class RecordService:
 
     def update(self, object_name: str, rid: Any, changes: Mapping[str, Any], actor: Actor = SYSTEM,
                expected_version: int | None = None, conn: Connection | None = None,
-               allow_read_only: bool = False, locked_ok: bool = False) -> dict[str, Any]:
+               allow_read_only: bool = False, locked_ok: bool = False,
+               trusted: bool = False) -> dict[str, Any]:
         """Change a record. ``allow_read_only``: the platform itself writes (an import, a
         workflow), which may set fields people cannot edit. ``locked_ok``: the approval
-        engine's own field updates on a record its pending request locks."""
+        engine's own field updates on a record its pending request locks. ``trusted``: the
+        platform decided the write for the actor (an approval's action, a plugin's rule), so
+        the actor's record access is not asked again (also with ``locked_ok``)."""
         rt = self.runtime(object_name)
         rid = _record_id(rid)
         with self.ws.within(conn) as c:
@@ -642,6 +757,9 @@ class RecordService:
             if row is None:
                 raise NotFound(f"no {object_name} with id {rid}")
             previous = dict(row._mapping)
+            if not (trusted or locked_ok):
+                self._check_writable(c, rt, rid, actor, "edit")
+                changes = self._check_fields(rt, changes, actor, allow_read_only)
             if not locked_ok:  # before the version: a lock says more than "changed meanwhile"
                 self.ws.approvals.check_unlocked(c, rt.name, previous, actor)
             if expected_version is not None and previous["version"] != expected_version:
@@ -665,7 +783,7 @@ class RecordService:
             moves = self.ws.workflows.before_update(rt, previous, record, get, actor, staged)
             self._compute(rt, record, get, problems)
             self._check(rt, record, get, problems, actor.locale)
-            self._db_checks(c, rt, [record], [problems])
+            self._db_checks(c, rt, [record], [problems], actor, previous)
             problems = _merged(problems, staged) or []
             if problems:
                 raise ValidationError(problems)
@@ -674,6 +792,8 @@ class RecordService:
                        and v != previous.get(k)}
             if not changed:
                 return previous
+            if rt.name in {"user", "role"}:
+                self.ws.access.user_changing(c, rt.name, previous, record, changed, actor)
             return self._write_update(c, rt, previous, record, changed, actor, moves)
 
     def _write_update(self, c: Connection, rt: ObjectRuntime, previous: dict[str, Any],
@@ -718,6 +838,9 @@ class RecordService:
             if row is None:
                 raise NotFound(f"no {object_name} with id {rid}")
             record = dict(row._mapping)
+            self._check_writable(c, rt, rid, actor, "delete")
+            if rt.name in {"user", "role"}:
+                self.ws.access.user_changing(c, rt.name, record, None, {}, actor)
             self.ws.approvals.check_unlocked(c, rt.name, record, actor)
             self._hook("record_before_delete", object_name=rt.name, record=record, user=actor,
                        connection=c)
@@ -956,6 +1079,17 @@ def _dbapi(c: Connection, sql: str, rows: list[tuple[Any, ...]] | None = None) -
         raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=c.dialect) from exc
     finally:
         cursor.close()
+
+
+def _conds(node: Any) -> Iterable[Cond]:
+    """The conditions of a filter tree."""
+    if isinstance(node, Cond):
+        yield node
+    elif isinstance(node, And | Or):
+        for item in node.items:
+            yield from _conds(item)
+    elif isinstance(node, Not):
+        yield from _conds(node.item)
 
 
 def _record_id(rid: Any) -> int:

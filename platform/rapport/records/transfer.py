@@ -116,6 +116,7 @@ def import_csv(ws: Workspace, object_name: str, path: Path | str, actor: Actor =
     """Import a CSV file. Bad rows are reported by line; nothing is imported when any row
     is bad, unless ``skip_invalid``."""
     obj = ws.records.runtime(object_name).obj
+    ws.access.require(actor, obj, "import")  # a user's import: their role allows it
     header, rows, quoted = _read_csv(path)
     mapping, unknown, repeated = _header_map(obj, header)
     report = ImportReport()
@@ -193,6 +194,9 @@ def _upsert(ws: Workspace, obj: ObjectDef, records: list[dict[str, Any]], lines:
                 continue
             existing = conn.scalar(select(t.c.id).where(t.c[key] == value)) \
                 if value is not None else None
+            if existing is not None and not ws.access.can_edit(obj, actor, existing, conn):
+                report.errors.append((lines[i], f"{key} '{value}': no record you may change"))
+                continue
             if existing is None:
                 creates.append((i, record))
                 continue

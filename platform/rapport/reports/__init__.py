@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -117,28 +118,35 @@ class Reports:
         conds = list(extra) + self.period_conditions(rc, d, period)
         with self.ws.read_engine.connect() as conn:
             if (d.data.get("pipeline") or {}).get("measure") == "time_in_stage":
-                return self._run(conn, rc, d, conds, limit)  # a visit still open grows by the second
+                return self._run(conn, rc, d, conds, limit, actor)  # a visit still open grows
             return self.cache.get_or_compute(
-                conn, self._cache_key(d, conds, limit, actor), rc.meta.objects,
-                lambda: self._run(conn, rc, d, conds, limit), lambda r: len(r.rows))
+                conn, self._cache_key(d, conds, limit, actor), [*rc.meta.objects, "rapport_share"],
+                lambda: self._run(conn, rc, d, conds, limit, actor), lambda r: len(r.rows))
 
     def _cache_key(self, d: Definition, conds: Sequence[Cond], limit: int | None,
                    actor: Actor) -> tuple[Any, ...]:
         """Everything a result depends on besides the data: the metadata, the definition,
         the conditions, the reader (their access and language) and the day (relative
         periods)."""
+        from ..auth.access import unrestricted
+
+        access = None if unrestricted(actor) else self.ws.access.policy().stamp
         return (self.ws.meta.revision, json.dumps(d.data, sort_keys=True, default=str),
-                repr(conds), limit, actor, now_utc().date(), date.today())
+                repr(conds), limit, actor, access, now_utc().date(), date.today())
 
     def _run(self, conn: Any, rc: ReportCompiler, d: Definition, conds: Sequence[Cond],
-             limit: int | None) -> ReportResult:
+             limit: int | None, actor: Actor = SYSTEM) -> ReportResult:
         spec = d.data.get("pipeline")
+        self.check_fields(rc, d, actor)
+
+        def readable(obj: ObjectDef, table: Table) -> ColumnElement[bool]:
+            return self.readable(obj, table, actor)
         if spec is None:
-            return rc.run(conn, d, self.readable, conds, limit)
+            return rc.run(conn, d, readable, conds, limit)
         obj = rc.object_of(d.data)
         joins = Joins(rc.compiler, obj)
         where = and_(rc.where(joins, d.data.get("filters") or ()),
-                     rc.where(joins, conds, "/extra"), self.readable(obj, joins.base))
+                     rc.where(joins, conds, "/extra"), readable(obj, joins.base))
         result = ReportResult(d.name, label_text(d.data.get("label"), rc.locale,
                                                  d.name.replace("_", " ").capitalize()),
                               "summary", obj, [], [], chart=d.data.get("chart"), definition=d.data)
@@ -181,9 +189,30 @@ class Reports:
             return []
         return [Cond(field, "in_period", name)]
 
-    def readable(self, obj: ObjectDef, table: Table) -> ColumnElement[bool]:
+    def readable(self, obj: ObjectDef, table: Table, actor: Actor = SYSTEM
+                 ) -> ColumnElement[bool]:
         """The records a report may read: the record service's read rule for the object."""
-        return self.ws.records.readable(obj, table)
+        return self.ws.records.readable(obj, table, actor)
+
+    def check_fields(self, rc: ReportCompiler, d: Definition, actor: Actor) -> None:
+        """A report run by a user names no field hidden from their role nor a sensitive
+        one (an aggregate or a group would tell its values)."""
+        from ..auth.access import unrestricted
+
+        if unrestricted(actor):
+            return
+        obj = rc.meta.objects.get(str(d.data.get("object") or ""))
+        if obj is None:
+            return
+        closed = self.ws.access.hidden_fields(actor, obj) | obj.sensitive_names
+        if not closed:
+            return
+        text = json.dumps({k: v for k, v in d.data.items() if k not in {"label", "description"}})
+        for name in sorted(closed):
+            if re.search(rf'"{re.escape(name)}(\.[a-z0-9_.]+)?"|[(,\s]{re.escape(name)}[),\s]',
+                         text):
+                raise report_problem("/columns", f"the report uses '{name}', a field your role "
+                                     "may not see", "forbidden")
 
     def drill(self, report: str | Definition | Mapping[str, Any], keys: Sequence[Any],
               actor: Actor = SYSTEM, *, period: tuple[str, str] | None = None,
@@ -195,7 +224,7 @@ class Reports:
         rc = self.compiler(actor)
         conds = self.period_conditions(rc, d, period)
         with self.ws.read_engine.connect() as conn:
-            summary = self._run(conn, rc, d, conds, None)
+            summary = self._run(conn, rc, d, conds, None, actor)
             if summary.layout == "tabular":
                 raise report_problem("keys", "a tabular report has no groups to drill into")
             obj = summary.object
@@ -209,8 +238,8 @@ class Reports:
                 groups = groups[:1]
             drill = drill_conditions(ReportResult(d.name, summary.label, "summary", obj, groups, []),
                                      keys)
-            records = rc.run(conn, Definition("report", d.name, data), self.readable,
-                             [*conds, *drill], limit)
+            records = rc.run(conn, Definition("report", d.name, data),
+                             lambda o, t: self.readable(o, t, actor), [*conds, *drill], limit)
         return summary, records
 
     # -- saving --------------------------------------------------------------------------------

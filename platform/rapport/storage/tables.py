@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -122,7 +123,60 @@ def system_tables(md: MetaData) -> None:
           Column("next_attempt_at", UTCDateTime),
           Column("resolved_at", UTCDateTime),
           Index("ix_rapport_hook_failure_due", "status", "next_attempt_at"))
+    access_tables(md)
     approval_tables(md)
+
+
+def access_tables(md: MetaData) -> None:
+    """Roles' permissions, records shared, the audit log and login attempts (auth/)."""
+    Table("rapport_permission", md,                    # a role's rights on one object
+          Column("role", Text, nullable=False),         # role.code
+          Column("object", Text, nullable=False),
+          Column("can_create", Boolean, nullable=False),
+          Column("can_read", Boolean, nullable=False),
+          Column("can_edit", Boolean, nullable=False),
+          Column("can_delete", Boolean, nullable=False),
+          Column("can_export", Boolean, nullable=False),
+          Column("can_import", Boolean, nullable=False),
+          Column("read_scope", Text, nullable=False),   # own, team, all
+          Column("edit_scope", Text, nullable=False),
+          PrimaryKeyConstraint("role", "object"))
+    Table("rapport_field_access", md,                  # a field a role may not see or change
+          Column("role", Text, nullable=False),
+          Column("object", Text, nullable=False),
+          Column("field", Text, nullable=False),
+          Column("access", Text, nullable=False),       # hidden, read_only
+          PrimaryKeyConstraint("role", "object", "field"))
+    Table("rapport_share", md,                         # a record shared with a user or team
+          Column("id", BIGINT, primary_key=True, autoincrement=True),
+          Column("object", Text, nullable=False),
+          Column("record_id", BIGINT, nullable=False),
+          Column("user_id", BIGINT),
+          Column("team_id", BIGINT),
+          Column("level", Text, nullable=False),        # read, edit
+          Column("created_by", BIGINT),
+          Column("created_at", UTCDateTime, nullable=False),
+          Index("ix_rapport_share_record", "object", "record_id"),
+          Index("ix_rapport_share_user", "object", "user_id", "record_id"),
+          Index("ix_rapport_share_team", "object", "team_id", "record_id"))
+    Table("rapport_audit", md,                         # who did what that matters to security
+          Column("id", BIGINT, primary_key=True, autoincrement=True),
+          Column("at", UTCDateTime, nullable=False),
+          Column("event", Text, nullable=False),        # login_ok, login_failed, reveal...
+          Column("user_id", BIGINT),
+          Column("email", Text),
+          Column("address", Text),
+          Column("object", Text),
+          Column("record_id", BIGINT),
+          Column("detail", Text),                       # JSON
+          Index("ix_rapport_audit_at", "at"),
+          Index("ix_rapport_audit_event", "event", "at"))
+    Table("rapport_login_attempt", md,                 # failed logins, for throttling
+          Column("id", BIGINT, primary_key=True, autoincrement=True),
+          Column("kind", Text, nullable=False),         # account, address
+          Column("key", Text, nullable=False),
+          Column("at", UTCDateTime, nullable=False),
+          Index("ix_rapport_login_attempt_key", "kind", "key", "at"))
 
 
 def field_column(obj: ObjectDef, f: FieldDef, types: FieldTypes, meta: MetadataSet) -> Column:

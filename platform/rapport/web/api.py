@@ -206,6 +206,7 @@ class Api:
         name = self._object(request)
         values = await read_object(request)
         record = await self.run(self.ws.records.create, name, values, actor, write=True)
+        record = self._visible(actor, name, record)
         return _json(record, 201, {
             "Location": f"/api/v1/records/{name}/{record['id']}", "ETag": f'"{record["version"]}"'})
 
@@ -222,6 +223,7 @@ class Api:
         expected = _if_match(request)
         record = await self.run(self.ws.records.update, name, request.path_params["id"],
                                 changes, actor, expected, write=True)
+        record = self._visible(actor, name, record)
         return _json(record, headers={"ETag": f'"{record["version"]}"'})
 
     async def delete_record(self, request: Request) -> Response:
@@ -233,9 +235,52 @@ class Api:
     async def history(self, request: Request) -> Response:
         actor = await self.actor(request)
         name = self._object(request)
-        await self.run(self.ws.records.get, name, request.path_params["id"], actor)
-        rows = await self.run(self.ws.records.history, name, request.path_params["id"])
+        rows = await self.run(self.ws.records.history, name, request.path_params["id"], 200,
+                              actor)
         return _json({"data": rows})
+
+    def _visible(self, actor: Actor, name: str, record: dict[str, Any]) -> dict[str, Any]:
+        return self.ws.access.visible(actor, self.ws.meta.objects[name], record)
+
+    async def reveal(self, request: Request) -> Response:
+        """A sensitive value in clear, the reveal written to the audit log."""
+        actor = await self.actor(request)
+        name = self._object(request)
+        field = request.path_params["field"]
+
+        def shown() -> dict[str, Any]:
+            from ..auth import audit
+
+            obj = self.ws.records.runtime(name).obj
+            if not self.ws.access.may_reveal(actor, obj, field):
+                raise NotFound(f"{name} has no sensitive field '{field[:60]}' you may see")
+            record = self.ws.records.get(name, request.path_params["id"], actor, reveal=[field])
+            audit.record(self.ws, "reveal", actor, address=_address(request), object_name=name,
+                         record_id=record["id"], detail={"field": field})
+            return {"id": record["id"], "field": field, "value": to_json(record.get(field))}
+        return _json(await self.run(shown), headers={"cache-control": "no-store"})
+
+    async def list_shares(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        rows = await self.run(self.ws.access.shares_of, name, request.path_params["id"],
+                              actor)
+        return _json({"data": rows})
+
+    async def add_share(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        body = await read_object(request)
+        row = await self.run(self.ws.access.share, name, request.path_params["id"], body,
+                             actor, write=True)
+        return _json(row, 201)
+
+    async def remove_share(self, request: Request) -> Response:
+        actor = await self.actor(request)
+        name = self._object(request)
+        await self.run(self.ws.access.unshare, name, request.path_params["id"],
+                       request.path_params["share_id"], actor, write=True)
+        return Response(status_code=204)
 
     # -- stages -------------------------------------------------------------------------
 
@@ -347,9 +392,18 @@ class Api:
             Route("/records/{object}/{id:int}", self.update_record, methods=["PATCH"]),
             Route("/records/{object}/{id:int}", self.delete_record, methods=["DELETE"]),
             Route("/records/{object}/{id:int}/history", self.history, methods=["GET"]),
+            Route("/records/{object}/{id:int}/reveal/{field}", self.reveal, methods=["GET"]),
+            Route("/records/{object}/{id:int}/shares", self.list_shares, methods=["GET"]),
+            Route("/records/{object}/{id:int}/shares", self.add_share, methods=["POST"]),
+            Route("/records/{object}/{id:int}/shares/{share_id:int}", self.remove_share,
+                  methods=["DELETE"]),
             Route("/records/{object}/{id:int}/transition", self.transition, methods=["POST"]),
             Route("/records/{object}/{id:int}/stages", self.stages, methods=["GET"]),
         ]
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def _if_match(request: Request, what: str = "the record's version number") -> int | None:

@@ -18,6 +18,14 @@ from ..records.actor import Actor
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_CACHE_SECONDS = 5.0
+#: A session ends this long after its login, however busy (the cookie's own age is
+#: renewed with every response).
+SESSION_LIFETIME = 12 * 3600
+
+
+def _session_alive(session: Any) -> bool:
+    at = session.get("login_at")
+    return isinstance(at, int) and 0 <= time.time() - at < SESSION_LIFETIME
 
 
 class Unauthenticated(RapportError):
@@ -51,26 +59,36 @@ class Authenticator:
 
     def __init__(self, ws: Any):
         self.ws = ws
-        self._tokens: dict[str, tuple[float, Actor, str]] = {}
+        self._tokens: dict[str, tuple[float, Actor, str, tuple[int, ...]]] = {}
 
     def _cached_token(self, token: str) -> tuple[Actor, str] | None:
+        """A token looked up moments ago, while no token, user or role was written since
+        (a revocation, a role change or a deactivation counts at once, in every worker)."""
         hit = self._tokens.get(token)
-        if hit and hit[0] > time.monotonic():
+        if hit and hit[0] > time.monotonic() and hit[3] == self._stamp():
             return hit[1], hit[2]
         return None
+
+    def _stamp(self) -> tuple[int, ...]:
+        from ..storage import versions
+
+        with self.ws.read_engine.connect() as conn:
+            return tuple(versions.read(conn, self.ws.table("rapport_data_version").metadata,
+                                       ("rapport_token", "user")).values())
 
     def _token(self, token: str) -> tuple[Actor, str] | None:
         hit = self._cached_token(token)
         if hit is not None:
             return hit
         now = time.monotonic()
+        stamp = self._stamp()
         found = actor_for_token(self.ws, token)
         if found is None:
             self._tokens.pop(token, None)
             return None
         if len(self._tokens) > 10_000:
             self._tokens.clear()
-        self._tokens[token] = (now + TOKEN_CACHE_SECONDS, *found)
+        self._tokens[token] = (now + TOKEN_CACHE_SECONDS, *found, stamp)
         return found
 
     def _session_user(self, user_id: Any) -> Actor | None:
@@ -95,7 +113,7 @@ class Authenticator:
         if header[:7].lower() == "bearer ":
             token = header[7:].strip()
             # a cached token needs no database, so no trip to a worker thread either
-            found = self._cached_token(token) or await run_in_threadpool(self._token, token)
+            found = await run_in_threadpool(self._token, token)
             if found is None:
                 raise Unauthenticated("invalid or revoked API token")
             actor, scope = found
@@ -105,6 +123,9 @@ class Authenticator:
                 await run_in_threadpool(before)
         else:
             user_id = request.session.get("user_id") if "session" in request.scope else None
+            if user_id and not _session_alive(request.session):
+                request.session.clear()
+                user_id = None
 
             def lookup() -> Actor | None:
                 if before is not None:

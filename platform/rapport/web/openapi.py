@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..auth.access import MASK
 from ..meta.model import FieldDef, ObjectDef, label_text
 from ..records.query import MAX_LIMIT
 
@@ -64,6 +65,9 @@ def _record_schema(obj: ObjectDef) -> dict[str, Any]:
     }
     for f in obj.fields:
         props[f.name] = field_schema(f, output=True)
+        if f.sensitive:  # masked for most readers (docs/security.md)
+            props[f.name] = {"anyOf": [props[f.name], {"type": "string", "const": MASK}],
+                             "description": "masked unless revealed"}
     return {"type": "object", "title": label_text(obj.label, "en", obj.name),
             "properties": props, "required": ["id", "version"]}
 
@@ -189,6 +193,40 @@ def openapi_spec(ws: Any) -> dict[str, Any]:
             "parameters": [id_param],
             "get": {"operationId": f"history_{name}", "tags": tag,
                     "responses": _responses("200", {"$ref": "#/components/schemas/History"}, "404")}}
+        share = {"type": "object", "properties": {
+            "id": {"type": "integer"}, "user": {"type": ["integer", "null"]},
+            "team": {"type": ["integer", "null"]}, "level": {"type": "string",
+                                                             "enum": ["read", "edit"]},
+            "created_by": {"type": ["integer", "null"]},
+            "created_at": {"type": ["string", "null"]}}}
+        paths[f"/api/v1/records/{name}/{{id}}/shares"] = {
+            "parameters": [id_param],
+            "get": {"operationId": f"shares_{name}", "tags": tag,
+                    "description": "Whom the record is shared with (see docs/security.md)",
+                    "responses": _responses("200", {"type": "object", "properties": {
+                        "data": {"type": "array", "items": share}}}, "404")},
+            "post": {"operationId": f"share_{name}", "tags": tag,
+                     "description": "Share the record with a user or a team, to read or edit",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "properties": {
+                             "user": {"type": "integer"}, "team": {"type": "integer"},
+                             "level": {"type": "string", "enum": ["read", "edit"]}}}}}},
+                     "responses": _responses("201", share, "404", "413", "422")}}
+        paths[f"/api/v1/records/{name}/{{id}}/shares/{{share_id}}"] = {
+            "parameters": [id_param, {"name": "share_id", "in": "path", "required": True,
+                                      "schema": {"type": "integer", "minimum": 1}}],
+            "delete": {"operationId": f"unshare_{name}", "tags": tag,
+                       "responses": _responses("204", None, "404")}}
+        sensitive = sorted(obj.sensitive_names)
+        if sensitive:
+            paths[f"/api/v1/records/{name}/{{id}}/reveal/{{field}}"] = {
+                "parameters": [id_param, {"name": "field", "in": "path", "required": True,
+                                          "schema": {"type": "string", "enum": sensitive}}],
+                "get": {"operationId": f"reveal_{name}", "tags": tag,
+                        "description": "A sensitive value unmasked; the reveal is audited",
+                        "responses": _responses("200", {"type": "object", "properties": {
+                            "id": {"type": "integer"}, "field": {"type": "string"},
+                            "value": {}}}, "404")}}
         workflows = ws.workflows.of(name)
         if workflows:
             stages = sorted({st.name for wf in workflows for st in wf.stages})

@@ -84,6 +84,11 @@ class ReportsApi:
             result = self.ws.reports.run(name, actor, limit=limit, **options)
             if fmt == "json":
                 return dump_json(output.as_json(result)), "application/json", None
+            from ..auth import audit
+
+            audit.record(self.ws, "export", actor, object_name=result.object.name,
+                         address=request.client.host if request.client else None,
+                         detail={"report": name, "format": fmt})
             return output.render(result, fmt, actor.locale)
         body, media, filename = await self.api.run(produce)
         headers = {"content-disposition": f'attachment; filename="{filename}"'} if filename else None

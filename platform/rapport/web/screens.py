@@ -4,6 +4,7 @@ screens (lists, record pages, forms, kanban) live in ``web/views/`` and are regi
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..auth.users import authenticate
+from ..auth.users import Throttled, login
 from ..errors import RapportError
 from ..meta.model import label_text
 from ..plugins import NavLink
@@ -156,8 +157,14 @@ class Screens:
         await check_csrf(request, str(form.get("csrf_token") or ""))
         email = str(form.get("email") or "").strip()[:254]
         password = str(form.get("password") or "")[:1024]
-        actor = await run_in_threadpool(authenticate, self.ws, email, password) if email else None
         target = _safe_next(str(form.get("next") or ""))
+        address = request.client.host if request.client else ""
+        try:
+            actor = await run_in_threadpool(login, self.ws, email, password, address) \
+                if email else None
+        except Throttled:
+            return self.render(request, "login.html", status=429, next=target, email=email,
+                               error="login.throttled")
         if actor is None:
             return self.render(request, "login.html", status=401, next=target, email=email,
                                error="login.failed")
@@ -166,6 +173,7 @@ class Screens:
         if locale:
             request.session["locale"] = locale
         request.session["user_id"] = actor.id
+        request.session["login_at"] = int(time.time())
         csrf_token(request)
         return RedirectResponse(target, status_code=303)
 
@@ -188,6 +196,7 @@ class Screens:
         return self.render(request, "home.html", actor=actor)
 
     def routes(self) -> list[BaseRoute]:
+        from .admin import AdminScreens
         from .designer import designer_routes
         from .views import object_routes
         from .views.approvals import ApprovalScreens
@@ -200,6 +209,7 @@ class Screens:
             Route("/logout", self.logout, methods=["POST"]),
             Route("/locale", self.set_locale, methods=["POST"]),
             *designer_routes(self),
+            *AdminScreens(self).routes(),
             *ApprovalScreens(self).routes(),
             *report_routes(self),
             *object_routes(self),

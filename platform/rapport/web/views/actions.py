@@ -34,7 +34,7 @@ class ActionScreens(ObjectScreens):
         reg = self.ws.actions.get(name)
         locale = self.screens.locale(request, actor)
         if reg.action.confirm and form.get("_confirm") != "1":
-            records = await run_in_threadpool(self._records, obj, ids)
+            records = await run_in_threadpool(self._records, obj, ids, actor)
             return self.screens.render(
                 request, "action_confirm.html", actor=actor, obj=obj, records=records,
                 back=back, bulk=bulk, action=reg.action, record_title=record_title,
@@ -52,12 +52,12 @@ class ActionScreens(ObjectScreens):
             self.screens.flash(request, result.message)
         return RedirectResponse(back, 303)
 
-    def _records(self, obj: ObjectDef, ids: list[Any]) -> list[dict[str, Any]]:
+    def _records(self, obj: ObjectDef, ids: list[Any], actor: Actor) -> list[dict[str, Any]]:
         from ...records.query import Cond, Query
 
         wanted = [int(i) for i in ids if str(i).isdigit()][:500]
         return self.ws.records.query(obj.name, Query(filter=Cond("id", "in", wanted),
-                                                     limit=max(1, len(wanted)))).data
+                                                     limit=max(1, len(wanted))), actor).data
 
     async def record_action(self, request: Request) -> Response:
         actor = await self.screens.actor(request)

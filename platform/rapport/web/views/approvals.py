@@ -296,12 +296,12 @@ class ApprovalScreens:
 
     # -- the record page's panel -----------------------------------------------------------
 
-    def _record_of(self, request: Request) -> tuple[ObjectDef, dict[str, Any]]:
+    def _record_of(self, request: Request, actor: Actor) -> tuple[ObjectDef, dict[str, Any]]:
         name = request.path_params["object"]
         obj = self.ws.meta.objects.get(name)
         if obj is None:
             raise NotFound(self.t(request, "error.no_object", name=str(name)[:60]))
-        return obj, self.ws.records.get(obj.name, request.path_params["id"])
+        return obj, self.ws.records.get(obj.name, request.path_params["id"], actor)
 
     def _panel(self, request: Request, actor: Actor, obj: ObjectDef, record: dict[str, Any],
                status: int, message: str, sent: Mapping[str, Any]) -> Response:
@@ -317,7 +317,7 @@ class ApprovalScreens:
     async def submit(self, request: Request) -> Response:
         actor = await self.screens.actor(request)
         form = await request.form()
-        obj, record = await run_in_threadpool(self._record_of, request)
+        obj, record = await run_in_threadpool(self._record_of, request, actor)
         if obj.system and not actor.is_admin:
             raise PermissionDenied(self.t(request, "error.admins_only"))
         flow = str(form.get("flow") or "") or None

@@ -32,5 +32,6 @@ class ObjectScreens:
         if obj.system and not actor.is_admin:
             raise PermissionDenied(self.screens.t(request, "error.admins_only"))
 
-    def record(self, obj: ObjectDef, rid: Any) -> dict[str, Any]:
-        return self.ws.records.get(obj.name, rid)
+    def record(self, obj: ObjectDef, rid: Any, actor: Actor) -> dict[str, Any]:
+        """The record as the actor may see it (not found when they may not read it)."""
+        return self.ws.records.get(obj.name, rid, actor)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ...auth.access import MASK
 from ...errors import Conflict, FieldProblem, StaleVersion, ValidationError
 from ...meta.model import FieldDef, ObjectDef
 from ...plugins import warnings
@@ -34,8 +35,10 @@ LOOKUP_RESULTS = 10
 
 
 class FormScreens(ObjectScreens):
-    def _fields(self, obj: ObjectDef, creating: bool) -> list[FieldDef]:
-        return [f for f in obj.fields if editable(f, creating)]
+    def _fields(self, obj: ObjectDef, creating: bool, actor: Actor) -> list[FieldDef]:
+        """The fields the form sends: not those the user's role may not change."""
+        closed = self.ws.access.readonly_fields(actor, obj)
+        return [f for f in obj.fields if editable(f, creating) and f.name not in closed]
 
     def _lookup_labels(self, obj: ObjectDef, values: dict[str, Any]) -> dict[str, str]:
         wanted: dict[str, set[int]] = {}
@@ -54,7 +57,9 @@ class FormScreens(ObjectScreens):
                     version: int | None = None) -> Response:
         locale = self.screens.locale(request, actor)
         creating = record is None
-        sections = form_sections(obj, locale, self.screens.t(request, "form.more_fields"))
+        closed = self.ws.access.readonly_fields(actor, obj)
+        sections = form_sections(obj, locale, self.screens.t(request, "form.more_fields"),
+                                 self.ws.access.hidden_fields(actor, obj))
         shown = [f.name for s in sections for f in s.fields]
         per_field, general = problems_by_field(problems or [], obj, locale, shown)
         titles = resolve_titles(self.ws, obj, [record], obj.fields) if record else {}
@@ -63,7 +68,7 @@ class FormScreens(ObjectScreens):
             sections=sections, values=values, labels=labels, errors=per_field,
             general_errors=general, notice=notice, titles=titles,
             version=version if version is not None else (record or {}).get("version"),
-            editable=lambda f: editable(f, creating), widget_of=lambda f: widget_of(self.ws, f),
+            editable=lambda f: editable(f, creating) and f.name not in closed, widget_of=lambda f: widget_of(self.ws, f),
             title=record_title(obj, record) if record else None)
 
     # -- create -------------------------------------------------------------------------
@@ -89,7 +94,7 @@ class FormScreens(ObjectScreens):
         self.check_write(request, actor, obj)
         form = await request.form()
         locale = self.screens.locale(request, actor)
-        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, True), locale)
+        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, True, actor), locale)
         problems = list(sent.problems)
         record, warned = None, []
         if not problems:
@@ -124,7 +129,7 @@ class FormScreens(ObjectScreens):
         actor = await self.screens.actor(request)
         obj = self.obj(request)
         self.check_write(request, actor, obj)
-        record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        record = await run_in_threadpool(self.record, obj, request.path_params["id"], actor)
         locked = await run_in_threadpool(locked_for, self.screens, obj.name, record, actor)
         if locked is not None:
             self.screens.flash(request, await run_in_threadpool(
@@ -143,10 +148,16 @@ class FormScreens(ObjectScreens):
         rid = request.path_params["id"]
         version_text = str(form.get("version") or "")
         version = int(version_text) if version_text.isdigit() else None
-        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, False),
+        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, False, actor),
                                        locale)
         problems = list(sent.problems)
         status, notice = 422, None
+        if obj.sensitive_names and not actor.is_admin:
+            # a masked value the user did not retype stays as it is (blank too: the input
+            # of a masked number or date cannot hold the mask)
+            for name in obj.sensitive_names:
+                if str(sent.raw.get(name) or "") in {"", MASK}:
+                    sent.values.pop(name, None)
         if not problems:
             try:
                 await run_in_threadpool(self.ws.records.update, obj.name, rid, sent.values,
@@ -161,13 +172,13 @@ class FormScreens(ObjectScreens):
                 message = await run_in_threadpool(refusal, self.screens, request, exc, obj.name,
                                                   rid)
                 problems, status = [FieldProblem(None, "conflict", message)], 409
-        current = await run_in_threadpool(self.record, obj, rid)
+        current = await run_in_threadpool(self.record, obj, rid, actor)
         labels = {**sent.labels, **await run_in_threadpool(self._lookup_labels, obj, sent.raw)}
         changed = None
         if notice == "stale":
             # keep what the user typed; the next save is made against the newest version
             theirs = input_values(obj, current)
-            changed = [f.display_label(locale) for f in self._fields(obj, False)
+            changed = [f.display_label(locale) for f in self._fields(obj, False, actor)
                        if theirs.get(f.name) != sent.raw.get(f.name)]
             version = current["version"]
             notice = self.screens.t(request, "form.stale", fields=", ".join(changed) or "—")
@@ -176,18 +187,18 @@ class FormScreens(ObjectScreens):
 
     # -- lookup search ------------------------------------------------------------------------
 
-    def _search(self, target: ObjectDef, text: str) -> list[dict[str, Any]]:
+    def _search(self, target: ObjectDef, text: str, actor: Actor) -> list[dict[str, Any]]:
         title = target.title
         sort = [(title, False)] if title != "id" and \
             target.field(title).value_type not in {"multi_picklist", "json", "rich_text"} else []
         if not text:
             return self.ws.records.query(target.name, Query(sort=[("updated_at", True)],
-                                                             limit=LOOKUP_RESULTS)).data
+                                                             limit=LOOKUP_RESULTS), actor).data
         found = self.ws.records.query(target.name, Query(search=text, sort=sort,
-                                                         limit=LOOKUP_RESULTS)).data
+                                                         limit=LOOKUP_RESULTS), actor).data
         if not found and title != "id" and target.field(title).value_type in {"text", "email"}:
             found = self.ws.records.query(target.name, Query(filter=Cond(title, "contains", text),
-                                                             sort=sort, limit=LOOKUP_RESULTS)).data
+                                                             sort=sort, limit=LOOKUP_RESULTS), actor).data
         return found
 
     async def lookup(self, request: Request) -> Response:
@@ -199,7 +210,7 @@ class FormScreens(ObjectScreens):
         if text is None:
             text = next((v for k, v in params.multi_items() if k.endswith("__label")), "")
         text = str(text).strip()[:200]
-        records = await run_in_threadpool(self._search, obj, text)
+        records = await run_in_threadpool(self._search, obj, text, actor)
         return self.screens.render(request, "partials/lookup_options.html", actor=actor, obj=obj,
                                    records=records, record_title=record_title, text=text,
                                    list_id=str(params.get("list") or "")[:80])

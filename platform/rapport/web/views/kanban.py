@@ -97,15 +97,21 @@ class KanbanScreens(ObjectScreens):
         q.limit = CARDS_PER_PAGE
         return q
 
-    def summaries(self, obj: ObjectDef, view: dict[str, Any], q: Query) -> dict[Any, tuple[int, Any]]:
-        """{group value: (count, sum)} in one GROUP BY query over the object's table."""
+    def summaries(self, obj: ObjectDef, view: dict[str, Any], q: Query,
+                  actor: Actor) -> dict[Any, tuple[int, Any]]:
+        """{group value: (count, sum)} in one GROUP BY query over the records the actor
+        may read (a hidden or sensitive sum field is not summed)."""
         t = self.ws.table(obj.name)
         compiler = self.ws.compiler()
         col = t.c[view["group_by"]]
         where = compiler.where(obj, q.filter)
         if q.search:
             where = and_(where, compiler.search(obj, q.search))
+        where = and_(where, self.ws.records.readable(obj, t, actor))
         sum_name = view.get("sum")
+        if sum_name in self.ws.access.hidden_fields(actor, obj) or (
+                sum_name in obj.sensitive_names and not actor.is_admin):
+            sum_name = None
         aggregates = [func.count()]
         if sum_name and sum_name in t.c:
             aggregates.append(func.coalesce(func.sum(t.c[sum_name]), 0))
@@ -115,12 +121,12 @@ class KanbanScreens(ObjectScreens):
         return {r[0]: (int(r[1]), r[2] if len(r) > 2 else None) for r in rows}
 
     def columns(self, obj: ObjectDef, view: dict[str, Any], q: Query, locale: str,
-                counted: bool = True) -> list[Column]:
+                counted: bool = True, actor: Actor | None = None) -> list[Column]:
         """The board's columns: every active option, and an inactive one or the blank column
         while records are in it. With ``counted``, each with its count and sum; without,
         every candidate column, uncounted (the board drops the empty inactive ones)."""
         f = obj.field(view["group_by"])
-        sums = self.summaries(obj, view, q) if counted else None
+        sums = self.summaries(obj, view, q, actor) if counted and actor is not None else None
         cols = [Column(str(i), o.value, option_label(f, o.value, locale), option_color(f, o.value),
                        count=None)
                 for i, o in enumerate(f.options) if o.active or sums is None or o.value in sums]
@@ -139,12 +145,12 @@ class KanbanScreens(ObjectScreens):
         return [c for c in cols if c.cards or (c.value is not None and c.value in active)]
 
     def cards(self, obj: ObjectDef, view: dict[str, Any], q: Query, value: str | None,
-              cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+              cursor: str | None, actor: Actor) -> tuple[list[dict[str, Any]], str | None]:
         group = Cond(view["group_by"], "is_blank") if value is None else \
             Cond(view["group_by"], "eq", value)
         query = Query(filter=And((group, *([q.filter] if q.filter else []))), search=q.search,
                       sort=q.sort, limit=CARDS_PER_PAGE, cursor=cursor)
-        page = self.ws.records.query(obj.name, query)
+        page = self.ws.records.query(obj.name, query, actor)
         return page.data, page.next_cursor
 
     def card_fields(self, obj: ObjectDef, view: dict[str, Any]) -> list[FieldDef]:
@@ -161,7 +167,7 @@ class KanbanScreens(ObjectScreens):
             q = self._base_query(obj, state, view)
             cols = self.columns(obj, view, q, locale, counted=False)
             for c in cols:
-                c.cards, c.cursor = self.cards(obj, view, q, c.value, None)
+                c.cards, c.cursor = self.cards(obj, view, q, c.value, None, actor)
             return self.shown(obj, view, cols)
 
         try:
@@ -188,7 +194,8 @@ class KanbanScreens(ObjectScreens):
         return self.screens.render(request, "kanban.html", 400 if context["error"] else 200,
                                    actor, **context)
 
-    def more_context(self, request: Request, obj: ObjectDef, locale: str = "en") -> dict[str, Any]:
+    def more_context(self, request: Request, obj: ObjectDef, locale: str = "en",
+                     actor: Actor | None = None) -> dict[str, Any]:
         view = self.board_view(request, obj)
         state = ListState.from_params(request.query_params, obj)
         params = request.query_params
@@ -198,7 +205,8 @@ class KanbanScreens(ObjectScreens):
         if value is not None and value not in f.option_values:
             raise NotFound(self.screens.t(request, "kanban.no_column"))
         q = self._base_query(obj, state, view)
-        cards, cursor = self.cards(obj, view, q, value, str(params.get("cursor") or "") or None)
+        cards, cursor = self.cards(obj, view, q, value, str(params.get("cursor") or "") or None,
+                                   actor or request.scope["actor"])
         card_fields = self.card_fields(obj, view)
         index = "blank" if value is None else str(f.option_values.index(value))
         column = Column(index, value, "", None, cards=cards, cursor=cursor)
@@ -213,7 +221,7 @@ class KanbanScreens(ObjectScreens):
         actor = await self.screens.actor(request)
         obj = self.obj(request)
         context = await run_in_threadpool(self.more_context, request, obj,
-                                          self.screens.locale(request, actor))
+                                          self.screens.locale(request, actor), actor)
         context["can_write"] = not obj.system or actor.is_admin
         return self.screens.render(request, "partials/kanban_cards.html", actor=actor, **context)
 
@@ -277,10 +285,10 @@ class KanbanScreens(ObjectScreens):
         locale = self.screens.locale(request, actor)
         try:
             q = self._base_query(obj, state, view)
-            cols = self.columns(obj, view, q, locale)
+            cols = self.columns(obj, view, q, locale, actor=actor)
         except ValidationError:
             q = self._base_query(obj, ListState(), view)
-            cols = self.columns(obj, view, q, locale)
+            cols = self.columns(obj, view, q, locale, actor=actor)
         card_fields = self.card_fields(obj, view)
         return {"obj": obj, "view": view, "columns": cols, "record": record,
                 "card_fields": card_fields,
@@ -295,10 +303,10 @@ class KanbanScreens(ObjectScreens):
         state = ListState.from_params(request.query_params, obj)
         try:
             q = self._base_query(obj, state, view)
-            cols = self.columns(obj, view, q, self.screens.locale(request, actor))
+            cols = self.columns(obj, view, q, self.screens.locale(request, actor), actor=actor)
         except ValidationError:  # the board showed everything: so do its counts
             q = self._base_query(obj, ListState(), view)
-            cols = self.columns(obj, view, q, self.screens.locale(request, actor))
+            cols = self.columns(obj, view, q, self.screens.locale(request, actor), actor=actor)
         return {"obj": obj, "columns": cols,
                 "sum_field": sum_field(obj, view)}
 

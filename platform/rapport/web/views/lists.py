@@ -209,7 +209,7 @@ class ListScreens(ObjectScreens):
         acting = self.screens.acting(request, actor)
         if action == "delete":
             if form.get("_confirm") != "1":
-                records = await run_in_threadpool(self._records, obj, ids)
+                records = await run_in_threadpool(self._records, obj, ids, actor)
                 return self.screens.render(request, "bulk_confirm.html", actor=actor, obj=obj,
                                            records=records, back=back,
                                            record_title=record_title)
@@ -248,11 +248,11 @@ class ListScreens(ObjectScreens):
         self.screens.flash(request, t(request, "bulk.unknown_action"), "error")
         return RedirectResponse(back, 303)
 
-    def _records(self, obj: ObjectDef, ids: list[int]) -> list[dict[str, Any]]:
+    def _records(self, obj: ObjectDef, ids: list[int], actor: Actor) -> list[dict[str, Any]]:
         from ...records.query import Cond
 
         return self.ws.records.query(obj.name, Query(filter=Cond("id", "in", ids),
-                                                     limit=len(ids))).data
+                                                     limit=len(ids)), actor).data
 
     def _bulk_delete(self, obj: ObjectDef, ids: list[int], actor: Actor) -> list[str]:
         """All or nothing, in one transaction; the reasons when something refused."""
@@ -331,6 +331,15 @@ class ListScreens(ObjectScreens):
         obj = self.obj(request)
         fmt = "xlsx" if request.query_params.get("format") == "xlsx" else "csv"
         state = ListState.from_params(request.query_params, obj)
+
+        def allowed() -> None:
+            from ...auth import audit
+
+            self.ws.access.require(actor, obj, "export")
+            audit.record(self.ws, "export", actor, address=request.client.host
+                         if request.client else None, object_name=obj.name,
+                         detail={"format": fmt, "query": str(request.query_params)[:500]})
+        await run_in_threadpool(allowed)
         try:
             spool = await run_in_threadpool(self._export, obj, state, fmt, actor)
         except ValidationError as exc:

@@ -44,7 +44,8 @@ SYSTEM_SECTION = ("owner", "created_by", "created_at", "updated_at")
 class RecordScreens(ObjectScreens):
     # -- the page ---------------------------------------------------------------------------
 
-    def _related(self, obj: ObjectDef, rid: int, timeline: bool) -> list[dict[str, Any]]:
+    def _related(self, obj: ObjectDef, rid: int, timeline: bool,
+                 actor: Actor) -> list[dict[str, Any]]:
         out = []
         for child, link in self.ws.meta.children_of(obj.name):
             if timeline and child.name == "activity":
@@ -53,16 +54,16 @@ class RecordScreens(ObjectScreens):
                 continue
             q = Query(filter=Cond(link.name, "eq", rid), sort=parse_sort(default_sort(child)),
                       limit=RELATED_ROWS)
-            page = self.ws.records.query(child.name, q)
+            page = self.ws.records.query(child.name, q, actor)
             count = len(page.data) if not page.next_cursor else \
-                self.ws.records.count(child.name, Query(filter=Cond(link.name, "eq", rid)))
+                self.ws.records.count(child.name, Query(filter=Cond(link.name, "eq", rid)), actor)
             columns = [f for f in list_columns(child) if f.name != link.name][:4]
             out.append({"obj": child, "link": link, "records": page.data, "count": count,
                         "columns": columns, "titles": resolve_titles(self.ws, child, page.data,
                                                                      columns)})
         return out
 
-    def _timeline(self, obj: ObjectDef, rid: int) -> list[dict[str, Any]] | None:
+    def _timeline(self, obj: ObjectDef, rid: int, actor: Actor) -> list[dict[str, Any]] | None:
         activity = self.ws.meta.objects.get("activity")
         if activity is None or obj.name == "activity":
             return None
@@ -75,11 +76,12 @@ class RecordScreens(ObjectScreens):
             return None
         page = self.ws.records.query("activity", Query(filter=Or(tuple(parts)),
                                                        sort=[("created_at", True)],
-                                                       limit=TIMELINE_ROWS))
+                                                       limit=TIMELINE_ROWS), actor)
         return page.data
 
-    def _history(self, obj: ObjectDef, rid: int) -> tuple[list[dict[str, Any]], dict[Any, str]]:
-        rows = self.ws.records.history(obj.name, rid, HISTORY_ROWS)
+    def _history(self, obj: ObjectDef, rid: int,
+                 actor: Actor) -> tuple[list[dict[str, Any]], dict[Any, str]]:
+        rows = self.ws.records.history(obj.name, rid, HISTORY_ROWS, actor)
         wanted: dict[str, set[int]] = {"user": {r["user_id"] for r in rows if r["user_id"]}}
         for r in rows:
             f = field_of(obj, r["field"]) if r["field"] else None
@@ -94,13 +96,14 @@ class RecordScreens(ObjectScreens):
                      record: dict[str, Any]) -> dict[str, Any]:
         locale = self.screens.locale(request, actor)
         t = self.screens.t
-        sections = form_sections(obj, locale, t(request, "form.more_fields"))
+        sections = form_sections(obj, locale, t(request, "form.more_fields"),
+                                 self.ws.access.hidden_fields(actor, obj))
         system = Section(t(request, "record.system"),
                          [f for f in (field_of(obj, n) for n in SYSTEM_SECTION) if f])
-        timeline = self._timeline(obj, record["id"])
+        timeline = self._timeline(obj, record["id"], actor)
         activity = self.ws.meta.objects.get("activity")
-        related = self._related(obj, record["id"], timeline is not None)
-        history, history_titles = self._history(obj, record["id"])
+        related = self._related(obj, record["id"], timeline is not None, actor)
+        history, history_titles = self._history(obj, record["id"], actor)
         shown = [*obj.fields, *system.fields]
         titles = resolve_titles(self.ws, obj, [record], shown)
         tl_titles = resolve_titles(self.ws, activity, timeline, activity.fields) \
@@ -169,7 +172,7 @@ class RecordScreens(ObjectScreens):
     async def page(self, request: Request) -> Response:
         actor = await self.screens.actor(request)
         obj = self.obj(request)
-        record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        record = await run_in_threadpool(self.record, obj, request.path_params["id"], actor)
         context = await run_in_threadpool(self.page_context, request, actor, obj, record)
         return self.screens.render(request, "record.html", actor=actor, **context)
 
@@ -203,7 +206,7 @@ class RecordScreens(ObjectScreens):
         actor = await self.screens.actor(request)
         obj = self.obj(request)
         f = self._field(request, obj)
-        record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        record = await run_in_threadpool(self.record, obj, request.path_params["id"], actor)
         return await run_in_threadpool(self._field_response, request, actor, obj, f, record)
 
     async def field_editor(self, request: Request) -> Response:
@@ -211,7 +214,7 @@ class RecordScreens(ObjectScreens):
         obj = self.obj(request)
         self.check_write(request, actor, obj)
         f = self._field(request, obj)
-        record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        record = await run_in_threadpool(self.record, obj, request.path_params["id"], actor)
         if not editable(f, False):
             return await run_in_threadpool(self._field_response, request, actor, obj, f, record)
         value = input_value(f, record.get(f.name))
@@ -263,7 +266,7 @@ class RecordScreens(ObjectScreens):
                 message = await run_in_threadpool(refusal, self.screens, request, exc, obj.name,
                                                   rid)
                 problems, status = [FieldProblem(f.name, "conflict", message)], 409
-        record = await run_in_threadpool(self.record, obj, rid)
+        record = await run_in_threadpool(self.record, obj, rid, actor)
         per, general = problems_by_field(problems, obj, locale, [f.name])
         errors = per.get(f.name, []) + general
         if status == 409:
@@ -281,7 +284,7 @@ class RecordScreens(ObjectScreens):
         actor = await self.screens.actor(request)
         obj = self.obj(request)
         self.check_write(request, actor, obj)
-        record = await run_in_threadpool(self.record, obj, request.path_params["id"])
+        record = await run_in_threadpool(self.record, obj, request.path_params["id"], actor)
         locked = await run_in_threadpool(locked_for, self.screens, obj.name, record, actor)
         if locked is not None:
             self.screens.flash(request, await run_in_threadpool(
@@ -295,7 +298,7 @@ class RecordScreens(ObjectScreens):
         obj = self.obj(request)
         self.check_write(request, actor, obj)
         rid = request.path_params["id"]
-        record = await run_in_threadpool(self.record, obj, rid)
+        record = await run_in_threadpool(self.record, obj, rid, actor)
         try:
             await run_in_threadpool(self.ws.records.delete, obj.name, rid,
                                     self.screens.acting(request, actor))

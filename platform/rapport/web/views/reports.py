@@ -318,6 +318,11 @@ class ReportScreens:
             period = request.query_params.get("period") or "all"
             use = (field, period) if field and valid_period(period) and period != "all" else None
             result = self.ws.reports.run(d, acting, period=use, limit=MAX_ROWS)
+            from ...auth import audit
+
+            audit.record(self.ws, "export", acting, object_name=result.object.name,
+                         address=request.client.host if request.client else None,
+                         detail={"report": name, "format": fmt})
             return output.render(result, fmt, acting.locale)
 
         body, media, filename = await run_in_threadpool(produce)

@@ -4,7 +4,7 @@ form parsing, lookup titles and problem messages. No routes here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from ...auth.access import MASK
 from ...errors import FieldProblem
 from ...fieldtypes import clean_html
 from ...meta.model import BUILTIN_TYPES, SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
@@ -85,12 +86,15 @@ class Section:
     columns: int = 2
 
 
-def form_sections(obj: ObjectDef, locale: str, extra_label: str) -> list[Section]:
-    """The form view's sections; fields no section names are gathered in a last one."""
+def form_sections(obj: ObjectDef, locale: str, extra_label: str,
+                  hidden: Collection[str] = ()) -> list[Section]:
+    """The form view's sections; fields no section names are gathered in a last one.
+    ``hidden``: the fields the user's role may not see (left out)."""
     sections: list[Section] = []
-    seen: set[str] = set()
+    seen: set[str] = set(hidden)
     for raw in (obj.views.get("form") or {}).get("sections") or ():
-        fields = [obj.field(n) for n in raw.get("fields", ()) if obj.has_field(n)]
+        fields = [obj.field(n) for n in raw.get("fields", ()) if obj.has_field(n)
+                  and n not in seen]
         seen.update(f.name for f in fields)
         sections.append(Section(label_text(raw.get("label"), locale), fields,
                                 int(raw.get("columns") or 2)))
@@ -193,6 +197,8 @@ def cell(f: FieldDef, value: Any, locale: str, titles: Mapping[tuple[str, int], 
     vt = f.value_type
     if value is None or value == "" or value == []:
         return Cell("—", kind="empty")
+    if value == MASK and f.sensitive:  # revealed on demand (the reveal is audited)
+        return Cell(MASK, kind="masked")
     if types is not None and vt not in BUILTIN_TYPES and vt in types:
         kind = types[vt]
         if kind.display is not None:  # a plugin's type shows itself
@@ -249,6 +255,8 @@ def cell_html(c: Cell, locale: str) -> Markup:
     kind = c.kind
     if kind == "empty":
         return Markup('<span class="empty">—</span>')
+    if kind == "masked":
+        return Markup('<span class="masked">' + MASK + "</span>")
     if kind == "badge":
         return Markup(_badge(c.text, c.color))
     if kind == "badges":
