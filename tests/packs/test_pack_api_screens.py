@@ -110,6 +110,10 @@ def test_the_gallery_installs_after_showing_the_plan(ws: Workspace) -> None:
         assert 'href="/dashboards/mfg_overview"' in gallery
         assert client.get("/o/mfg_rfq/kanban").status_code == 200
         assert client.get("/dashboards/mfg_overview").status_code == 200
+        # the sidebar and the home page group the pack's objects under its label
+        home = client.get("/").text
+        core, pack = home.index('>Accounts</a>'), home.index('>Manufacturing</p>')
+        assert core < pack < home.index('>RFQs</a>')
         zh = client.get("/packs", headers={"accept-language": "zh-CN"})
         assert "行业模板包" in zh.text or "Template packs" in zh.text
         r = client.get("/packs/nosuch/plan")

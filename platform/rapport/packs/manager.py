@@ -99,6 +99,12 @@ class PackManager:
     def pack(self, name: str) -> Pack:
         return find_pack(name, self.root)
 
+    def object_owners(self) -> dict[str, Pack]:
+        """object name -> the installed pack that brought it (what the sidebar groups by)."""
+        packs = {p.name: p for p in self.available()}
+        return {d["name"]: packs[name] for name, row in self.installed().items()
+                if name in packs for d in row["definitions"] if d.get("kind") == "object"}
+
     def installed(self) -> dict[str, dict[str, Any]]:
         with self.ws.engine.begin() as conn:
             return store.installed(conn)

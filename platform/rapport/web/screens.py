@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..auth.users import Throttled, login
 from ..errors import RapportError
-from ..meta.model import label_text
+from ..meta.model import ObjectDef, label_text
 from ..plugins import NavLink
 from ..records.actor import Actor
 from ..resources import bundled
@@ -41,6 +41,7 @@ class Screens:
     def __init__(self, ws: Workspace, authenticator: Authenticator):
         self.ws = ws
         self.auth = authenticator
+        self._nav_cache: dict[str, tuple[int, list[tuple[str | None, list[ObjectDef]]]]] = {}
         dirs = [str(d) for d in ws.plugins.collect("register_template_dirs")]
         self.plugin_nav = [link for link in ws.plugins.collect("register_nav_links",
                                                                workspace=ws)
@@ -94,13 +95,34 @@ class Screens:
         return {"approvals_waiting": self.ws.approvals.inbox_count(actor),
                 "notifications_unread": self.ws.notifications.unread_count(actor)}
 
+    def nav_groups(self, locale: str) -> list[tuple[str | None, list[ObjectDef]]]:
+        """The sidebar's objects: the workspace's own (heading None), then each template
+        pack's under its label; worked out once per metadata revision."""
+        meta = self.ws.meta
+        cached = self._nav_cache.get(locale)
+        if cached is not None and cached[0] == meta.revision:
+            return cached[1]
+        from ..packs import PackManager
+
+        owners = PackManager(self.ws).object_owners()
+        groups: dict[str | None, list[ObjectDef]] = {None: []}
+        for heading in sorted({label_text(p.label, locale) for p in owners.values()}):
+            groups[heading] = []
+        for o in meta.objects.values():
+            if not o.system:
+                pack = owners.get(o.name)
+                groups[label_text(pack.label, locale) if pack else None].append(o)
+        out = [(k, sorted(v, key=lambda o: o.display_plural(locale)))
+               for k, v in groups.items() if v]
+        self._nav_cache[locale] = (meta.revision, out)
+        return out
+
     def render(self, request: Request, template: str, status: int = 200,
                actor: Actor | None = None, headers: dict[str, str] | None = None,
                **context: Any) -> HTMLResponse:
         locale = self.locale(request, actor)
         meta = self.ws.meta
-        nav = sorted((o for o in meta.objects.values() if not o.system),
-                     key=lambda o: o.display_plural(locale))
+        nav = self.nav_groups(locale)
         partial = is_partial(request)
         flashes = [] if partial else list(request.session.pop(FLASH_KEY, None) or [])
         currency = self.currency()
