@@ -195,3 +195,17 @@ def test_board_counts_and_sums_count_only_readable_records(org: Org) -> None:
                   re.findall(r'<span class="pill" title="[^"]*">([\d,]+)</span>', summary)]
         assert sum(counts) == len(READS[who]), (who, counts)
         assert f"{1000 * len(READS[who]):,}" in summary  # the sum of amounts they may read
+
+
+def test_a_lookup_to_an_unreadable_record_shows_its_number_not_its_title(org: Org) -> None:
+    # oscar (West) may read his deal, not the East account it points at
+    deal = org.deals["oscar"]
+    org.ws.records.update("opportunity", deal, {"account": org.accounts["sam"]})
+    oscar = org.screen("oscar")
+    for url in (f"/o/opportunity/{deal}", "/o/opportunity", "/o/opportunity/kanban",
+                f"/o/opportunity/{deal}/edit"):
+        page = oscar.get(url)
+        assert page.status_code == 200, url
+        assert "oscar deal" in page.text and "sam account" not in page.text, url
+    assert f"#{org.accounts['sam']}" in oscar.get(f"/o/opportunity/{deal}").text
+    assert "sam account" in org.screen("ann").get(f"/o/opportunity/{deal}").text

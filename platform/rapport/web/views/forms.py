@@ -40,13 +40,16 @@ class FormScreens(ObjectScreens):
         closed = self.ws.access.readonly_fields(actor, obj)
         return [f for f in obj.fields if editable(f, creating) and f.name not in closed]
 
-    def _lookup_labels(self, obj: ObjectDef, values: dict[str, Any]) -> dict[str, str]:
+    def _lookup_labels(self, obj: ObjectDef, values: dict[str, Any],
+                       actor: Actor) -> dict[str, str]:
+        """The titles the form's lookup inputs show (a record the actor may not read: its
+        number)."""
         wanted: dict[str, set[int]] = {}
         for f in obj.fields:
             v = values.get(f.name)
             if f.is_relation and f.target and str(v or "").isdigit():
                 wanted.setdefault(f.target, set()).add(int(v))
-        titles = titles_of(self.ws, wanted)
+        titles = titles_of(self.ws, wanted, actor)
         return {f.name: titles.get((f.target or "", int(values[f.name])), f"#{values[f.name]}")
                 for f in obj.fields if f.is_relation and str(values.get(f.name) or "").isdigit()}
 
@@ -62,7 +65,7 @@ class FormScreens(ObjectScreens):
                                  self.ws.access.hidden_fields(actor, obj))
         shown = [f.name for s in sections for f in s.fields]
         per_field, general = problems_by_field(problems or [], obj, locale, shown)
-        titles = resolve_titles(self.ws, obj, [record], obj.fields) if record else {}
+        titles = resolve_titles(self.ws, obj, [record], obj.fields, actor) if record else {}
         return self.screens.render(
             request, "form.html", status, actor, obj=obj, record=record, creating=creating,
             sections=sections, values=values, labels=labels, errors=per_field,
@@ -85,7 +88,7 @@ class FormScreens(ObjectScreens):
             if given and editable(f, True):
                 values[f.name] = given if f.type == "multi_picklist" else \
                     (given[0] in {"1", "true", "on"} if f.type == "boolean" else given[0])
-        labels = await run_in_threadpool(self._lookup_labels, obj, values)
+        labels = await run_in_threadpool(self._lookup_labels, obj, values, actor)
         return await run_in_threadpool(self.render_form, request, actor, obj, None, values, labels)
 
     async def create(self, request: Request) -> Response:
@@ -106,7 +109,8 @@ class FormScreens(ObjectScreens):
             except Conflict as exc:
                 problems = [FieldProblem(None, "conflict", str(exc))]
         if record is None:
-            labels = {**sent.labels, **await run_in_threadpool(self._lookup_labels, obj, sent.raw)}
+            labels = {**sent.labels,
+                      **await run_in_threadpool(self._lookup_labels, obj, sent.raw, actor)}
             return await run_in_threadpool(self.render_form, request, actor, obj, None, sent.raw,
                                            labels, problems, 422)
         self.screens.flash(request, self.screens.t(
@@ -136,7 +140,7 @@ class FormScreens(ObjectScreens):
                 refusal, self.screens, request, locked, obj.name, record["id"]), "error")
             return RedirectResponse(f"/o/{obj.name}/{record['id']}", 303)
         values = input_values(obj, record)
-        labels = await run_in_threadpool(self._lookup_labels, obj, values)
+        labels = await run_in_threadpool(self._lookup_labels, obj, values, actor)
         return await run_in_threadpool(self.render_form, request, actor, obj, record, values, labels)
 
     async def update(self, request: Request) -> Response:
@@ -173,7 +177,8 @@ class FormScreens(ObjectScreens):
                                                   rid)
                 problems, status = [FieldProblem(None, "conflict", message)], 409
         current = await run_in_threadpool(self.record, obj, rid, actor)
-        labels = {**sent.labels, **await run_in_threadpool(self._lookup_labels, obj, sent.raw)}
+        labels = {**sent.labels,
+                      **await run_in_threadpool(self._lookup_labels, obj, sent.raw, actor)}
         changed = None
         if notice == "stale":
             # keep what the user typed; the next save is made against the newest version

@@ -181,7 +181,7 @@ class KanbanScreens(ObjectScreens):
         group_field = obj.field(view["group_by"])
         return {"obj": obj, "view": view, "columns": cols, "card_fields": card_fields,
                 "kit": CardKit(group_field, card_fields, locale),
-                "titles": resolve_titles(self.ws, obj, records, card_fields), "error": error,
+                "titles": resolve_titles(self.ws, obj, records, card_fields, actor), "error": error,
                 "state": state, "filter_qs": state.url_query(obj, cursor=""),
                 "sum_field": sum_field(obj, view),
                 "group_field": group_field, "record_title": record_title,
@@ -205,14 +205,15 @@ class KanbanScreens(ObjectScreens):
         if value is not None and value not in f.option_values:
             raise NotFound(self.screens.t(request, "kanban.no_column"))
         q = self._base_query(obj, state, view)
+        actor = actor or request.scope["actor"]
         cards, cursor = self.cards(obj, view, q, value, str(params.get("cursor") or "") or None,
-                                   actor or request.scope["actor"])
+                                   actor)
         card_fields = self.card_fields(obj, view)
         index = "blank" if value is None else str(f.option_values.index(value))
         column = Column(index, value, "", None, cards=cards, cursor=cursor)
         return {"obj": obj, "view": view, "column": column, "card_fields": card_fields,
                 "kit": CardKit(f, card_fields, locale),
-                "titles": resolve_titles(self.ws, obj, cards, card_fields),
+                "titles": resolve_titles(self.ws, obj, cards, card_fields, actor),
                 "filter_qs": state.url_query(obj, cursor=""), "record_title": record_title,
                 "group_field": f, "can_write": True}
 
@@ -293,7 +294,7 @@ class KanbanScreens(ObjectScreens):
         return {"obj": obj, "view": view, "columns": cols, "record": record,
                 "card_fields": card_fields,
                 "kit": CardKit(obj.field(view["group_by"]), card_fields, locale),
-                "titles": resolve_titles(self.ws, obj, [record], card_fields),
+                "titles": resolve_titles(self.ws, obj, [record], card_fields, actor),
                 "sum_field": sum_field(obj, view),
                 "group_field": obj.field(view["group_by"]), "record_title": record_title,
                 "can_write": True}

@@ -98,7 +98,7 @@ class ListScreens(ObjectScreens):
                                          self.screens.acting(request, actor))
         except ValidationError as exc:
             page, error = Page([], None), "; ".join(p.message for p in exc.problems)
-        titles = resolve_titles(self.ws, obj, page.data, columns)
+        titles = resolve_titles(self.ws, obj, page.data, columns, actor)
         sorts = {}
         for f in columns:
             if f.value_type not in UNSORTABLE:

@@ -60,7 +60,7 @@ class RecordScreens(ObjectScreens):
             columns = [f for f in list_columns(child) if f.name != link.name][:4]
             out.append({"obj": child, "link": link, "records": page.data, "count": count,
                         "columns": columns, "titles": resolve_titles(self.ws, child, page.data,
-                                                                     columns)})
+                                                                     columns, actor)})
         return out
 
     def _timeline(self, obj: ObjectDef, rid: int, actor: Actor) -> list[dict[str, Any]] | None:
@@ -90,7 +90,7 @@ class RecordScreens(ObjectScreens):
                     if isinstance(v, int):
                         wanted.setdefault(f.target, set()).add(v)
             r["fielddef"] = f
-        return rows, titles_of(self.ws, wanted)
+        return rows, titles_of(self.ws, wanted, actor)
 
     def page_context(self, request: Request, actor: Actor, obj: ObjectDef,
                      record: dict[str, Any]) -> dict[str, Any]:
@@ -105,8 +105,8 @@ class RecordScreens(ObjectScreens):
         related = self._related(obj, record["id"], timeline is not None, actor)
         history, history_titles = self._history(obj, record["id"], actor)
         shown = [*obj.fields, *system.fields]
-        titles = resolve_titles(self.ws, obj, [record], shown)
-        tl_titles = resolve_titles(self.ws, activity, timeline, activity.fields) \
+        titles = resolve_titles(self.ws, obj, [record], shown, actor)
+        tl_titles = resolve_titles(self.ws, activity, timeline, activity.fields, actor) \
             if timeline and activity else {}
         can_write = not obj.system or actor.is_admin
         approval = panel_context(self.screens, request, actor, obj, record, can_write)

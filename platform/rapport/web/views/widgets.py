@@ -16,6 +16,7 @@ from ...auth.access import MASK
 from ...errors import FieldProblem
 from ...fieldtypes import clean_html
 from ...meta.model import BUILTIN_TYPES, SYSTEM_FIELDS, FieldDef, ObjectDef, label_text
+from ...records.actor import SYSTEM, Actor
 from ...records.query import Cond, Query
 from ..i18n import translate
 
@@ -288,8 +289,10 @@ def plain(f: FieldDef, value: Any, locale: str, titles: Mapping[tuple[str, int],
 
 
 def resolve_titles(ws: Workspace, obj: ObjectDef, records: Iterable[Mapping[str, Any]],
-                   fields: Sequence[FieldDef]) -> dict[tuple[str, int], str]:
-    """Titles of the records the lookup fields point at, one query per target."""
+                   fields: Sequence[FieldDef], actor: Actor = SYSTEM
+                   ) -> dict[tuple[str, int], str]:
+    """Titles of the records the lookup fields point at that ``actor`` may read, one query
+    per target (a record they may not read shows as its number)."""
     wanted: dict[str, set[int]] = {}
     rows = list(records)
     for f in fields:
@@ -297,10 +300,11 @@ def resolve_titles(ws: Workspace, obj: ObjectDef, records: Iterable[Mapping[str,
             ids = {r.get(f.name) for r in rows} - {None}
             if ids:
                 wanted.setdefault(f.target, set()).update(ids)  # type: ignore[arg-type]
-    return titles_of(ws, wanted)
+    return titles_of(ws, wanted, actor)
 
 
-def titles_of(ws: Workspace, wanted: Mapping[str, set[int]]) -> dict[tuple[str, int], str]:
+def titles_of(ws: Workspace, wanted: Mapping[str, set[int]],
+              actor: Actor = SYSTEM) -> dict[tuple[str, int], str]:
     out: dict[tuple[str, int], str] = {}
     for target, ids in wanted.items():
         if target not in ws.meta.objects or not ids:
@@ -310,7 +314,8 @@ def titles_of(ws: Workspace, wanted: Mapping[str, set[int]]) -> dict[tuple[str, 
         ordered = sorted(ids)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
-            page = ws.records.query(target, Query(filter=Cond("id", "in", chunk), limit=len(chunk)))
+            page = ws.records.query(target, Query(filter=Cond("id", "in", chunk),
+                                                  limit=len(chunk)), actor)
             for r in page.data:
                 value = r.get(title)
                 out[(target, r["id"])] = str(value) if value not in (None, "") else f"#{r['id']}"
