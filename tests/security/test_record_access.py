@@ -209,3 +209,19 @@ def test_a_lookup_to_an_unreadable_record_shows_its_number_not_its_title(org: Or
         assert "oscar deal" in page.text and "sam account" not in page.text, url
     assert f"#{org.accounts['sam']}" in oscar.get(f"/o/opportunity/{deal}").text
     assert "sam account" in org.screen("ann").get(f"/o/opportunity/{deal}").text
+
+
+def test_a_report_shows_nothing_of_a_parent_record_the_reader_may_not_read(org: Org) -> None:
+    deal = org.deals["oscar"]
+    org.ws.records.update("opportunity", deal, {"account": org.accounts["sam"]})
+    by_account = {"name": "by_account", "object": "opportunity",
+                  "group_by": [{"field": "account"}], "aggregates": [{"fn": "count"}]}
+    listing = {"name": "deals", "object": "opportunity",
+               "columns": ["name", "account", "account.name"]}
+    for who, sees in (("oscar", False), ("ann", True)):
+        summary = org.ws.reports.run(by_account, org.actors[who])
+        label = summary.labels.get("account", {}).get(org.accounts["sam"])
+        assert (label == "sam account") is sees, (who, summary.labels)
+        rows = org.ws.reports.run(listing, org.actors[who]).rows
+        mine = next(r for r in rows if r["id"] == deal)
+        assert (mine["account.name"] == "sam account") is sees, (who, mine)

@@ -144,7 +144,7 @@ class Reports:
         if spec is None:
             return rc.run(conn, d, readable, conds, limit)
         obj = rc.object_of(d.data)
-        joins = Joins(rc.compiler, obj)
+        joins = Joins(rc.compiler, obj, readable)
         where = and_(rc.where(joins, d.data.get("filters") or ()),
                      rc.where(joins, conds, "/extra"), readable(obj, joins.base))
         result = ReportResult(d.name, label_text(d.data.get("label"), rc.locale,

@@ -148,10 +148,13 @@ class ReportResult:
 
 
 class Joins:
-    """Field paths resolved to columns, joining each lookup once (LEFT OUTER JOIN)."""
+    """Field paths resolved to columns, joining each lookup once (LEFT OUTER JOIN).
+    ``access(obj, table)``: the rows of a joined object the reader may read; a record they
+    may not read joins as blanks, so its title and fields never reach a report."""
 
-    def __init__(self, compiler: QueryCompiler, obj: ObjectDef):
+    def __init__(self, compiler: QueryCompiler, obj: ObjectDef, access: Any = None):
         self.compiler = compiler
+        self.access = access
         self.meta = compiler.meta
         self.obj = obj
         self.base = compiler.tables[obj.name]
@@ -175,7 +178,10 @@ class Joins:
             if prefix not in self.aliases:
                 target = self.meta.objects[link.target or ""]
                 alias = self.compiler.tables[target.name].alias(f"j{len(self.aliases)}")
-                self.source = self.source.outerjoin(alias, table.c[link.name] == alias.c.id)
+                on = table.c[link.name] == alias.c.id
+                if self.access is not None:
+                    on = and_(on, self.access(target, alias))
+                self.source = self.source.outerjoin(alias, on)
                 self.aliases[prefix] = (alias, target)
             table, obj = self.aliases[prefix]
         f = self.compiler.field_of(obj, parts[-1])
@@ -314,7 +320,7 @@ class ReportCompiler:
         data = d.data
         obj = self.object_of(data)
         layout = self.layout_of(data)
-        joins = Joins(self.compiler, obj)
+        joins = Joins(self.compiler, obj, access)
         where = and_(self.where(joins, data.get("filters") or ()),
                      self.where(joins, extra, "/extra"), access(obj, joins.base))
         label = label_text(data.get("label"), self.locale, d.name.replace("_", " ").capitalize())
