@@ -225,3 +225,27 @@ def test_a_report_shows_nothing_of_a_parent_record_the_reader_may_not_read(org: 
         rows = org.ws.reports.run(listing, org.actors[who]).rows
         mine = next(r for r in rows if r["id"] == deal)
         assert (mine["account.name"] == "sam account") is sees, (who, mine)
+
+
+def test_a_filter_through_a_lookup_sees_only_readable_parents(org: Org) -> None:
+    deal = org.deals["oscar"]
+    org.ws.records.update("opportunity", deal, {"account": org.accounts["sam"]})
+    url = "/api/v1/records/opportunity?filter[account.name]=sam%20account"
+    assert {r["id"] for r in org.api("ann").get(url).json()["data"]} == {org.deals["sam"], deal}
+    # oscar reads his deal, not the account: the filter cannot tell him what it is called
+    assert org.api("oscar").get(url).json()["data"] == []
+    assert org.api("oscar").get(url.replace("?", "/count?")).json()["count"] == 0
+    own = "/api/v1/records/opportunity?filter[account.name]=oscar%20account"
+    assert org.api("oscar").get(own).json()["data"] == []  # (his deal moved away from it)
+
+
+def test_a_parents_sensitive_field_cannot_be_filtered_on(org: Org) -> None:
+    doc = dict(org.ws.state.documents[("object", "account")])
+    org.ws.apply(org.ws.documents_from({**doc, "kind": "object", "fields": [
+        *doc["fields"], {"name": "tax_id", "type": "text", "sensitive": True}]}))
+    org.ws.records.update("account", org.accounts["oscar"], {"tax_id": "DE-1"})
+    r = org.api("oscar").get("/api/v1/records/opportunity?filter[account.tax_id]=DE-1")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "filter[account.tax_id]"
+    assert org.api("oscar").get("/api/v1/records/opportunity?sort=account.tax_id") \
+        .status_code == 422

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -146,6 +147,16 @@ class QueryCompiler:
         self.tables = tables
         self.types = types
         self.null_low = dialect_name == "sqlite"
+        # the rows of a looked-up object a filter through a lookup may see (None: all)
+        self.access: Callable[[ObjectDef, Table], ColumnElement[bool]] | None = None
+
+    def reading_as(self, access: Callable[[ObjectDef, Table], ColumnElement[bool]]
+                   ) -> QueryCompiler:
+        """This compiler for one reader: a filter through a lookup (account.industry)
+        looks only at the parent records ``access`` lets them read."""
+        other = copy.copy(self)
+        other.access = access
+        return other
 
     # -- fields -----------------------------------------------------------------------
 
@@ -227,6 +238,8 @@ class QueryCompiler:
             target = self.meta.objects[link.target]
             col, test, blank_ok = self._test(target, parts[1], cond.op, cond.value, where)
             inner = _with_blank(col, test, blank_ok)
+            if self.access is not None:
+                inner = and_(inner, self.access(target, self.tables[target.name]))
             linked = table.c[link.name].in_(select(self.tables[target.name].c.id).where(inner))
             # no linked record: the value through the lookup is blank
             return _with_blank(table.c[link.name], linked, blank_ok)

@@ -222,6 +222,7 @@ class RecordService:
         restricted = not unrestricted(actor)
         extra = None
         if restricted:
+            compiler = compiler.reading_as(lambda o, t: self.readable(o, t, actor))
             self._check_query_fields(rt.obj, q, actor)
             extra = self.readable(rt.obj, rt.table, actor)
         stmt, sort_cols, limit = compiler.page_statement(rt.obj, q, extra_where=extra)
@@ -239,6 +240,8 @@ class RecordService:
     def count(self, object_name: str, q: Query, actor: Actor = SYSTEM) -> int:
         rt = self.runtime(object_name)
         compiler = self.ws.compiler()
+        if not unrestricted(actor):
+            compiler = compiler.reading_as(lambda o, t: self.readable(o, t, actor))
         where = compiler.where(rt.obj, q.filter)
         if q.search:
             where = and_(where, compiler.search(rt.obj, q.search))
@@ -251,17 +254,22 @@ class RecordService:
     def _check_query_fields(self, obj: ObjectDef, q: Query, actor: Actor) -> None:
         """A user filters and sorts only by fields they may see unmasked: a filter on a
         hidden or sensitive field would tell its value."""
-        closed = self.ws.access.hidden_fields(actor, obj) | obj.sensitive_names
-        if not closed:
-            return
+        def closed(o: ObjectDef) -> frozenset[str]:
+            return self.ws.access.hidden_fields(actor, o) | o.sensitive_names
+
         names = [name for name, _desc in q.sort]
         names += [c.field for c in _conds(q.filter)]
         for name in names:
-            head = str(name).split(".")[0]
-            if head in closed:
+            parts = str(name).split(".")
+            shut = parts[0] in closed(obj)
+            link = obj.field(parts[0]) if len(parts) == 2 and obj.has_field(parts[0]) else None
+            if not shut and link is not None and link.target in self.ws.meta.objects:
+                shut = parts[1] in closed(self.ws.meta.objects[link.target])  # account.tax_id
+            if shut:
+                shown = str(name)[:60]
                 raise ValidationError([FieldProblem(
-                    "sort" if name in [n for n, _d in q.sort] else f"filter[{head}]",
-                    "forbidden", f"'{head}' cannot be used to filter or sort")])
+                    "sort" if name in [n for n, _d in q.sort] else f"filter[{shown}]",
+                    "forbidden", f"'{shown}' cannot be used to filter or sort")])
 
     def readable(self, obj: ObjectDef, table: Table, actor: Actor = SYSTEM
                  ) -> ColumnElement[bool]:
