@@ -249,3 +249,20 @@ def test_a_parents_sensitive_field_cannot_be_filtered_on(org: Org) -> None:
     assert r.json()["errors"][0]["field"] == "filter[account.tax_id]"
     assert org.api("oscar").get("/api/v1/records/opportunity?sort=account.tax_id") \
         .status_code == 422
+
+
+def test_a_lookup_typed_as_a_title_finds_only_readable_records(org: Org) -> None:
+    from securitykit import csrf_of
+
+    oscar = org.screen("oscar")
+    token = csrf_of(oscar.get("/o/opportunity/new").text)
+
+    def typed(title: str) -> str:
+        r = oscar.post("/o/opportunity/new", data={"csrf_token": token, "name": "typed deal",
+                                                   "account__label": title},
+                       follow_redirects=False)
+        assert r.status_code == 422, title
+        return r.text.replace(title, "TITLE")
+
+    # someone else's account answers exactly as an account that does not exist
+    assert typed("sam account") == typed("no such account")

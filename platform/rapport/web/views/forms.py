@@ -97,7 +97,8 @@ class FormScreens(ObjectScreens):
         self.check_write(request, actor, obj)
         form = await request.form()
         locale = self.screens.locale(request, actor)
-        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, True, actor), locale)
+        sent = await run_in_threadpool(read_form, self.ws, obj, form,
+                                       self._fields(obj, True, actor), locale, actor)
         problems = list(sent.problems)
         record, warned = None, []
         if not problems:
@@ -152,8 +153,8 @@ class FormScreens(ObjectScreens):
         rid = request.path_params["id"]
         version_text = str(form.get("version") or "")
         version = int(version_text) if version_text.isdigit() else None
-        sent = await run_in_threadpool(read_form, self.ws, obj, form, self._fields(obj, False, actor),
-                                       locale)
+        sent = await run_in_threadpool(read_form, self.ws, obj, form,
+                                       self._fields(obj, False, actor), locale, actor)
         problems = list(sent.problems)
         status, notice = 422, None
         if obj.sensitive_names and not actor.is_admin:

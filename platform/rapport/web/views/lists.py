@@ -230,7 +230,8 @@ class ListScreens(ObjectScreens):
             if f.name not in form and f"{f.name}__label" not in form and "_value" in form:
                 # sent without scripts: the generic value box stands for the field's widget
                 form = ImmutableMultiDict([(f.name, v) for v in form.getlist("_value")])
-            sent = await run_in_threadpool(read_form, self.ws, obj, form, [f], locale)
+            sent = await run_in_threadpool(read_form, self.ws, obj, form, [f], locale,
+                                           actor)
             failures = [p.message for p in sent.problems]
             if not failures:
                 failures = await run_in_threadpool(self._bulk_set, obj, ids, sent.values, acting,

@@ -241,7 +241,7 @@ class RecordScreens(ObjectScreens):
         locale = self.screens.locale(request, actor)
         version_text = str(form.get("version") or "")
         version = int(version_text) if version_text.isdigit() else None
-        sent = await run_in_threadpool(read_form, self.ws, obj, form, [f], locale)
+        sent = await run_in_threadpool(read_form, self.ws, obj, form, [f], locale, actor)
         problems = list(sent.problems)
         status = 422
         if not editable(f, False):

@@ -367,7 +367,7 @@ class FormInput:
 
 
 def read_form(ws: Workspace, obj: ObjectDef, form: Any, fields: Sequence[FieldDef],
-              locale: str) -> FormInput:
+              locale: str, actor: Actor = SYSTEM) -> FormInput:
     values: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     labels: dict[str, str] = {}
@@ -388,7 +388,7 @@ def read_form(ws: Workspace, obj: ObjectDef, form: Any, fields: Sequence[FieldDe
             if rid:
                 values[name] = rid
             elif label:
-                found, problem = lookup_by_title(ws, f, label, locale)
+                found, problem = lookup_by_title(ws, f, label, locale, actor)
                 if problem:
                     problems.append(problem)
                 else:
@@ -403,9 +403,10 @@ def read_form(ws: Workspace, obj: ObjectDef, form: Any, fields: Sequence[FieldDe
     return FormInput(values, raw, labels, problems)
 
 
-def lookup_by_title(ws: Workspace, f: FieldDef, text: str, locale: str
-                    ) -> tuple[int | None, FieldProblem | None]:
-    """A lookup typed as a title (a form sent without scripts): exactly one match."""
+def lookup_by_title(ws: Workspace, f: FieldDef, text: str, locale: str,
+                    actor: Actor = SYSTEM) -> tuple[int | None, FieldProblem | None]:
+    """A lookup typed as a title (a form sent without scripts): exactly one match among
+    the records ``actor`` may read."""
     target = ws.meta.objects.get(f.target or "")
     label = f.display_label(locale)
     if target is None:
@@ -415,7 +416,8 @@ def lookup_by_title(ws: Workspace, f: FieldDef, text: str, locale: str
         digits = text.lstrip("#")
         if digits.isdigit():
             return int(digits), None
-    page = ws.records.query(target.name, Query(filter=Cond(target.title, "eq", text), limit=2))
+    page = ws.records.query(target.name, Query(filter=Cond(target.title, "eq", text), limit=2),
+                            actor)
     if len(page.data) == 1:
         return int(page.data[0]["id"]), None
     key = "lookup.none" if not page.data else "lookup.several"
