@@ -151,7 +151,7 @@ def test_admin_models_a_project_and_a_user_works_with_it(
     assert sorted(views["kanban"]["card"]) == ["budget", "name"]
 
     # a business user, in their own browser, works with it at once
-    create_user(ws, "bob@example.com", "member", e2ekit.PASSWORD, full_name="Bob Member")
+    bob = create_user(ws, "bob@example.com", "member", e2ekit.PASSWORD, full_name="Bob Member")
     user = new_page()
     e2ekit.login(user, "bob@example.com")
     expect(user.locator("#nav-designer")).to_have_count(0)
@@ -170,7 +170,7 @@ def test_admin_models_a_project_and_a_user_works_with_it(
     first_id = ws.records.query("project", __import__(
         "rapport.records.query", fromlist=["Query"]).Query()).data[0]["id"]
     ws.records.create("project", {"name": "Mobile app", "phase": "plan", "budget": 7000,
-                                  "account": acme["id"]})
+                                  "account": acme["id"], "owner": bob["id"]})  # a member's own
     user.goto("/o/project/kanban")
     plan_col = user.locator('[data-kanban-list][data-value="plan"]')
     build_col = user.locator('[data-kanban-list][data-value="build"]')
