@@ -8,20 +8,7 @@ from starlette.testclient import TestClient
 from rapport.auth.users import create_token, create_user
 from rapport.web.app import create_app
 from rapport.workspace import Workspace
-
-
-class Api:
-    """A client with a Bearer token."""
-
-    def __init__(self, client: TestClient, token: str):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def __getattr__(self, method: str):
-        def call(url: str, **kwargs):
-            headers = {**self.headers, **kwargs.pop("headers", {})}
-            return getattr(self.client, method)(url, headers=headers, **kwargs)
-        return call
+from webkit import Api
 
 
 @pytest.fixture

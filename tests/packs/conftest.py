@@ -14,6 +14,7 @@ from rapport.auth.users import create_token, create_user
 from rapport.packs import PackManager
 from rapport.web.app import create_app
 from rapport.workspace import Workspace
+from webkit import Api
 
 PACKS = ("manufacturing", "education", "healthcare", "finance")
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,20 +31,6 @@ def all_packs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
             pm.install(name, sample_data=True)
         yield ws
         ws.close()
-
-
-class Api:
-    """A client with a Bearer token."""
-
-    def __init__(self, client: TestClient, token: str):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def __getattr__(self, method: str):  # type: ignore[no-untyped-def]
-        def call(url: str, **kwargs):  # type: ignore[no-untyped-def]
-            headers = {**self.headers, **kwargs.pop("headers", {})}
-            return getattr(self.client, method)(url, headers=headers, **kwargs)
-        return call
 
 
 @pytest.fixture

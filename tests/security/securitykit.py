@@ -4,7 +4,6 @@ by each, and clients logged in as each (API tokens and screen sessions)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,25 +11,7 @@ from starlette.testclient import TestClient
 
 from rapport.records.actor import Actor
 from rapport.workspace import Workspace
-
-PASSWORD = "correct horse battery"
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-def csrf_of(page: str) -> str:
-    found = CSRF_INPUT.search(page) or CSRF_META.search(page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-def login(client: TestClient, email: str, password: str = PASSWORD) -> TestClient:
-    page = client.get("/login")
-    r = client.post("/login", data={"email": email, "password": password,
-                                    "csrf_token": csrf_of(page.text), "next": "/"},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
+from webkit import PASSWORD, csrf_of, login  # noqa: F401 (re-exported)
 
 
 @dataclass

@@ -13,25 +13,7 @@ from starlette.testclient import TestClient
 from rapport.auth.users import create_user
 from rapport.web.app import create_app
 from rapport.workspace import Workspace
-
-PASSWORD = "correct horse battery"
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-def csrf_of(page: str) -> str:
-    found = CSRF_INPUT.search(page) or CSRF_META.search(page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-def login(client: TestClient, email: str, password: str = PASSWORD) -> TestClient:
-    page = client.get("/login")
-    response = client.post("/login", data={"email": email, "password": password,
-                                           "csrf_token": csrf_of(page.text), "next": "/"},
-                           follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return client
+from webkit import PASSWORD, csrf_of, login
 
 
 def text_of(page: str, element_id: str) -> str:
