@@ -41,7 +41,7 @@ class Screens:
     def __init__(self, ws: Workspace, authenticator: Authenticator):
         self.ws = ws
         self.auth = authenticator
-        self._nav_cache: dict[str, tuple[int, list[tuple[str | None, list[ObjectDef]]]]] = {}
+        self._pack_owners: tuple[int, dict[str, Any]] = (-1, {})  # (revision, object -> label)
         dirs = [str(d) for d in ws.plugins.collect("register_template_dirs")]
         self.plugin_nav = [link for link in ws.plugins.collect("register_nav_links",
                                                                workspace=ws)
@@ -97,25 +97,23 @@ class Screens:
 
     def nav_groups(self, locale: str) -> list[tuple[str | None, list[ObjectDef]]]:
         """The sidebar's objects: the workspace's own (heading None), then each template
-        pack's under its label; worked out once per metadata revision."""
+        pack's under its label. Which pack owns what is read once per metadata revision."""
         meta = self.ws.meta
-        cached = self._nav_cache.get(locale)
-        if cached is not None and cached[0] == meta.revision:
-            return cached[1]
-        from ..packs import PackManager
+        if self._pack_owners[0] != meta.revision:
+            from ..packs import PackManager
 
-        owners = PackManager(self.ws).object_owners()
+            owners = PackManager(self.ws).object_owners()
+            self._pack_owners = (meta.revision, {o: p.label for o, p in owners.items()})
+        owners = self._pack_owners[1]
         groups: dict[str | None, list[ObjectDef]] = {None: []}
-        for heading in sorted({label_text(p.label, locale) for p in owners.values()}):
+        for heading in sorted({label_text(label, locale) for label in owners.values()}):
             groups[heading] = []
         for o in meta.objects.values():
             if not o.system:
-                pack = owners.get(o.name)
-                groups[label_text(pack.label, locale) if pack else None].append(o)
-        out = [(k, sorted(v, key=lambda o: o.display_plural(locale)))
-               for k, v in groups.items() if v]
-        self._nav_cache[locale] = (meta.revision, out)
-        return out
+                label = owners.get(o.name)
+                groups[label_text(label, locale) if label else None].append(o)
+        return [(k, sorted(v, key=lambda o: o.display_plural(locale)))
+                for k, v in groups.items() if v]
 
     def render(self, request: Request, template: str, status: int = 200,
                actor: Actor | None = None, headers: dict[str, str] | None = None,

@@ -241,7 +241,6 @@ class Designer:
             if isinstance(result, Response):
                 return result
             errors, general = place_problems(result, "")
-            errors = {k: v for k, v in errors.items()}
         else:
             general = []
         return self.render(request, "object_new.html", actor, status=422, values=dict(form),
